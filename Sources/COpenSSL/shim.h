@@ -1,0 +1,9 @@
+#ifndef SOLSTICE_COPENSSL_SHIM_H
+#define SOLSTICE_COPENSSL_SHIM_H
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#endif

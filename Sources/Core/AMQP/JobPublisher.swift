@@ -1,0 +1,279 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where the responder sends a delivery's messages; the seam tests and the fuzzer replace.
+public protocol MessagePublishing: Sendable {
+    /// Publishes every message and returns once the broker confirmed all of them, or with the first failure.
+    func publish(_ messages: [AMQPMessage]) -> PublishResult
+}
+
+/// How a publish ended (SPEC §6: only a broker ack counts).
+public enum PublishResult: Sendable, Equatable {
+    /// Every message was acked by the broker.
+    case confirmed
+    /// At least one message was nacked, returned, lost with the connection or not confirmed in time.
+    case failed(String)
+}
+
+/// Publishes with confirms pipelined across concurrent requests.
+///
+/// Concurrency model: one publisher thread owns the only `AMQPConnection`. Worker threads hand it messages
+/// through a mutex-protected queue, wake it through a pipe, and block on their own ticket's semaphore until every
+/// delivery tag of theirs is acked (or nacked, returned, lost, or 5 s pass). Many publishes are in flight on the
+/// channel at once, so one broker round trip confirms a whole batch of requests. The connection is opened on
+/// first use, kept, and opened again on the next publish after any failure.
+public final class JobPublisher: MessagePublishing {
+    private let settings: AMQPSettings
+    private let address: AMQPAddress
+    private let logger: Logger
+    private let confirmTimeout: Double
+    private let pending = Mutex<[(AMQPMessage, PublishTicket)]>([])
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    /// A publisher for `settings`; the thread starts now, the connection on the first publish.
+    public init(settings: AMQPSettings, logger: Logger, confirmTimeout: Double = 5) throws(AMQPAddressError) {
+        self.settings = settings
+        self.address = try AMQPAddress(url: settings.url)
+        self.logger = logger
+        self.confirmTimeout = confirmTimeout
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe failed")
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        let loop = PublisherLoop(owner: self)
+        Threads.start { loop.run() }
+    }
+
+    public func publish(_ messages: [AMQPMessage]) -> PublishResult {
+        guard !messages.isEmpty else { return .confirmed }
+        let ticket = PublishTicket(count: messages.count)
+        pending.withLock { queue in
+            for message in messages { queue.append((message, ticket)) }
+        }
+        var one: UInt8 = 1
+        _ = write(wakeWrite, &one, 1)
+        // The worker keeps its own deadline, so a publisher thread stuck in a blocked socket cannot hold it.
+        if ticket.semaphore.wait(timeout: .now() + confirmTimeout + 0.5) == .timedOut {
+            ticket.fail("no confirm from the broker within \(Int(confirmTimeout)) s")
+        }
+        return ticket.result
+    }
+
+    /// Declares the topology once on a fresh connection; used by `check-config` and at start.
+    public static func declareTopology(_ settings: AMQPSettings, timeout: Double = 5) throws(AMQPError) {
+        let address: AMQPAddress
+        do { address = try AMQPAddress(url: settings.url) } catch {
+            throw AMQPError(code: -1, message: "AMQP_URL: \(error.message)")
+        }
+        let connection = try AMQPConnection(address: address, timeout: timeout)
+        try AMQPTopology.declare(on: connection, settings)
+    }
+
+    fileprivate func takePending() -> [(AMQPMessage, PublishTicket)] {
+        pending.withLock { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+    }
+
+    fileprivate func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+
+    fileprivate var wakeFD: Int32 { wakeRead }
+    fileprivate var exchange: String { settings.exchange }
+    fileprivate var routingKey: String { settings.routingKey }
+    fileprivate var timeout: Double { confirmTimeout }
+
+    fileprivate func connect() throws(AMQPError) -> AMQPConnection {
+        let connection = try AMQPConnection(address: address, timeout: 2)
+        try AMQPTopology.declare(on: connection, settings)
+        try connection.enableConfirms()
+        logger.log(.info, "connected to broker", ["host": .string(address.host), "port": .int(address.port)])
+        return connection
+    }
+
+    fileprivate func log(_ level: LogLevel, _ message: String, _ error: String) {
+        logger.log(level, message, ["error": .string(error)])
+    }
+}
+
+/// One request's share of the pipeline: how many of its messages are still unconfirmed, and the first failure.
+final class PublishTicket: Sendable {
+    let semaphore = DispatchSemaphore(value: 0)
+    private let state: Mutex<(remaining: Int, failure: String?, done: Bool)>
+
+    init(count: Int) { state = Mutex((count, nil, false)) }
+
+    /// True once the ticket was settled; later acks for it are ignored.
+    var isDone: Bool { state.withLock { $0.done } }
+
+    /// The outcome; meaningful once the semaphore was signalled or the wait timed out.
+    var result: PublishResult {
+        state.withLock { s in s.failure.map { .failed($0) } ?? (s.remaining == 0 ? .confirmed : .failed("unconfirmed")) }
+    }
+
+    func ack() {
+        let finished = state.withLock { s -> Bool in
+            guard !s.done else { return false }
+            s.remaining -= 1
+            if s.remaining == 0 { s.done = true }
+            return s.done
+        }
+        if finished { semaphore.signal() }
+    }
+
+    func fail(_ reason: String) {
+        let finished = state.withLock { s -> Bool in
+            guard !s.done else { return false }
+            s.failure = reason
+            s.done = true
+            return true
+        }
+        if finished { semaphore.signal() }
+    }
+}
+
+/// The publisher thread's state; touched only by that thread.
+private final class PublisherLoop: @unchecked Sendable {
+    private struct InFlight {
+        let ticket: PublishTicket
+        let messageID: String
+        let deadline: Double
+    }
+
+    private unowned let owner: JobPublisher
+    private var connection: AMQPConnection?
+    private var nextTag: UInt64 = 0
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var retryAfter = 0.0
+    private var lastConnectError = ""
+
+    init(owner: JobPublisher) { self.owner = owner }
+
+    func run() {
+        while true {
+            publishPending()
+            guard let connection else {
+                waitForWork(timeout: 1)
+                continue
+            }
+            let nearest = inFlight.values.map(\.deadline).min().map { max(0, $0 - Clock.now()) } ?? 1
+            let ready = connection.hasBufferedData ? (true, false) : connection.waitReadable(
+                wakeFD: owner.wakeFD, timeout: min(1, nearest))
+            if ready.1 { owner.drainWakeups() }
+            do {
+                // A short read also services heartbeats while idle.
+                let events = try connection.readEvents(timeout: ready.0 ? 0 : 0.001)
+                handle(events)
+            } catch {
+                dropConnection(error.message)
+            }
+            expireDeadlines()
+        }
+    }
+
+    private func waitForWork(timeout: Double) {
+        var fd = pollfd(fd: owner.wakeFD, events: Int16(POLLIN), revents: 0)
+        _ = poll(&fd, 1, Int32(timeout * 1000))
+        owner.drainWakeups()
+    }
+
+    private func publishPending() {
+        let batch = owner.takePending()
+        guard !batch.isEmpty else { return }
+        if connection == nil || connection?.isOpen == false {
+            connection = nil
+            guard Clock.now() >= retryAfter else {
+                batch.forEach { $0.1.fail("broker unavailable: \(lastConnectError)") }
+                return
+            }
+            do {
+                connection = try owner.connect()
+                nextTag = 0
+            } catch {
+                lastConnectError = error.message
+                retryAfter = Clock.now() + 0.2
+                owner.log(.error, "broker connection failed", error.message)
+                batch.forEach { $0.1.fail("broker unavailable: \(error.message)") }
+                return
+            }
+        }
+        guard let connection else { return }
+        let deadline = Clock.now() + owner.timeout
+        for (index, (message, ticket)) in batch.enumerated() {
+            if ticket.isDone { continue }
+            do {
+                try connection.publish(message, exchange: owner.exchange, routingKey: owner.routingKey)
+                nextTag += 1
+                inFlight[nextTag] = InFlight(ticket: ticket, messageID: message.messageID, deadline: deadline)
+            } catch {
+                ticket.fail("publish failed: \(error.message)")
+                // The rest of the batch waits for the next connection.
+                batch[(index + 1)...].forEach { $0.1.fail("publish failed: \(error.message)") }
+                dropConnection(error.message)
+                return
+            }
+        }
+    }
+
+    private func handle(_ events: [AMQPChannelEvent]) {
+        for event in events {
+            switch event {
+            case .ack(let tag, let multiple):
+                settle(tag: tag, multiple: multiple) { $0.ack() }
+            case .nack(let tag, let multiple):
+                settle(tag: tag, multiple: multiple) { $0.fail("broker nacked the message") }
+            case .returned(let messageID, let replyText):
+                // A return precedes the ack of the same message; fail its ticket so that ack counts for nothing.
+                let returned = inFlight.filter { $0.value.messageID == messageID }.min { $0.key < $1.key }
+                returned?.value.ticket.fail("message returned as unroutable: \(replyText)")
+            case .blocked(let blocked):
+                owner.log(.warning, blocked ? "broker blocked publishing" : "broker unblocked publishing", "")
+            case .delivery:
+                break
+            }
+        }
+    }
+
+    private func settle(tag: UInt64, multiple: Bool, _ action: (PublishTicket) -> Void) {
+        if multiple {
+            for key in inFlight.keys where key <= tag {
+                action(inFlight.removeValue(forKey: key)!.ticket)
+            }
+        } else if let entry = inFlight.removeValue(forKey: tag) {
+            action(entry.ticket)
+        }
+    }
+
+    private func expireDeadlines() {
+        let now = Clock.now()
+        for (tag, entry) in inFlight where entry.deadline <= now {
+            entry.ticket.fail("no confirm from the broker within \(Int(owner.timeout)) s")
+            inFlight.removeValue(forKey: tag)
+        }
+    }
+
+    private func dropConnection(_ reason: String) {
+        owner.log(.error, "broker connection lost", reason)
+        for entry in inFlight.values { entry.ticket.fail("broker connection lost: \(reason)") }
+        inFlight.removeAll()
+        connection = nil
+    }
+}
+
+/// Monotonic seconds, for deadlines.
+enum Clock {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

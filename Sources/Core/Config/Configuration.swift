@@ -1,0 +1,185 @@
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Everything the webhook path needs to know, read once from the environment (SPEC §2) and validated before the
+/// first request. A command-line flag of the same meaning overrides the variable.
+public struct Configuration: Sendable {
+    /// HMAC secrets (`GITHUB_WEBHOOK_SECRET`, `WEBHOOK_SECRET`, or one per line of `GITHUB_WEBHOOK_SECRET_FILE`).
+    /// Empty: dev mode, every request is accepted.
+    public var webhookSecrets: [String] = []
+    /// The only path answered (`WEBHOOK_PATH`) [/webhooks/github].
+    public var webhookPath = "/webhooks/github"
+    /// `host:port` or a unix socket path (`FCGI_LISTEN`); nil: the socket inherited on fd 0, or CGI.
+    public var listen: String?
+    /// Requests one process serves at once (`FCGI_WORKERS`) [2 × CPUs].
+    public var workers = 2 * Configuration.cpuCount
+    /// Larger request bodies are answered 413 (`MAX_BODY_BYTES`) [26214400].
+    public var maxBodyBytes = 26_214_400
+    /// The broker and topology (`AMQP_*`).
+    public var amqp = AMQPSettings()
+    /// Globs over `owner/repo` (`REPO_ALLOWLIST`); nil allows all.
+    public var repoAllowlist: [String]?
+    /// Globs over branch names (`BRANCH_ALLOWLIST`); nil allows all.
+    public var branchAllowlist: [String]?
+    /// Label used when nothing else names one (`RUNS_ON_DEFAULT`).
+    public var runsOnDefault: String?
+    /// Per-repository labels, keyed by `owner/repo` (`RUNS_ON_MAP`).
+    public var runsOnMap: [String: String] = [:]
+    /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
+    public var spoolDir = "/var/spool/solstice"
+    /// Least severe level logged (`LOG_LEVEL`) [info].
+    public var logLevel = LogLevel.info
+    /// `text` or `json` (`LOG_FORMAT`) [text].
+    public var logFormat = LogFormat.text
+
+    /// Defaults everywhere, no secret (dev mode).
+    public init() {}
+
+    /// True when no secret is configured and every signature is accepted.
+    public var isDevMode: Bool { webhookSecrets.isEmpty }
+
+    static var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+}
+
+/// Broker address and the names of SPEC §6.
+public struct AMQPSettings: Sendable, Equatable {
+    /// `AMQP_URL` [amqp://127.0.0.1:5672/%2f].
+    public var url = "amqp://127.0.0.1:5672/%2f"
+    /// `AMQP_EXCHANGE` [solstice.jobs].
+    public var exchange = "solstice.jobs"
+    /// `AMQP_ROUTING_KEY` [jobrequest.v1].
+    public var routingKey = "jobrequest.v1"
+    /// `AMQP_QUEUE` [solstice.jobs.v1].
+    public var queue = "solstice.jobs.v1"
+    /// `AMQP_DLX` [solstice.dlx].
+    public var deadLetterExchange = "solstice.dlx"
+    /// `AMQP_DLQ` [solstice.jobs.v1.dlq].
+    public var deadLetterQueue = "solstice.jobs.v1.dlq"
+    /// `AMQP_RESULTS_ROUTING_KEY` [jobresult.v1].
+    public var resultsRoutingKey = "jobresult.v1"
+    /// `AMQP_RESULTS_QUEUE` [solstice.results.v1].
+    public var resultsQueue = "solstice.results.v1"
+    /// `AMQP_RESULTS_DLQ` [solstice.results.v1.dlq].
+    public var resultsDeadLetterQueue = "solstice.results.v1.dlq"
+
+    /// Defaults of SPEC §2.
+    public init() {}
+}
+
+/// A configuration value that stops the process at start; `description` is the one line printed.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The environment variable (or flag) at fault.
+    public var variable: String
+    /// What is wrong with it and what is expected.
+    public var message: String
+
+    /// `VARIABLE: message`.
+    public var description: String { "invalid configuration: \(variable): \(message)" }
+}
+
+extension Configuration {
+    /// Reads SPEC §2 from `environment`; `overrides` holds command-line flags by variable name
+    /// (`--listen` → `FCGI_LISTEN`), which win over the environment.
+    public static func load(
+        environment: [String: String], overrides: [String: String] = [:],
+        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws(ConfigurationError) -> Configuration {
+        var env = environment
+        for (key, value) in overrides { env[key] = value }
+        func value(_ name: String) -> String? {
+            guard let raw = env[name] else { return nil }
+            let trimmed = raw.trimmed()
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        var config = Configuration()
+
+        if let path = value("GITHUB_WEBHOOK_SECRET_FILE") {
+            let text: String
+            do { text = try readFile(path) } catch {
+                throw ConfigurationError(variable: "GITHUB_WEBHOOK_SECRET_FILE", message: "cannot read \(path)")
+            }
+            config.webhookSecrets = text.split(whereSeparator: \.isNewline)
+                .map { $0.trimmed() }.filter { !$0.isEmpty }
+            if config.webhookSecrets.isEmpty {
+                throw ConfigurationError(variable: "GITHUB_WEBHOOK_SECRET_FILE", message: "\(path) holds no secret")
+            }
+        } else if let secret = env["GITHUB_WEBHOOK_SECRET"] ?? env["WEBHOOK_SECRET"], !secret.isEmpty {
+            config.webhookSecrets = [secret]
+        }
+
+        if let path = value("WEBHOOK_PATH") {
+            guard path.hasPrefix("/"), !path.contains("?") else {
+                throw ConfigurationError(variable: "WEBHOOK_PATH", message: "must start with / and have no query")
+            }
+            config.webhookPath = path
+        }
+        config.listen = value("FCGI_LISTEN")
+        if let workers = value("FCGI_WORKERS") {
+            guard let n = Int(workers), (1...1024).contains(n) else {
+                throw ConfigurationError(variable: "FCGI_WORKERS", message: "expected a whole number from 1 to 1024")
+            }
+            config.workers = n
+        }
+        if let bytes = value("MAX_BODY_BYTES") {
+            guard let n = Int(bytes), n > 0 else {
+                throw ConfigurationError(variable: "MAX_BODY_BYTES", message: "expected a positive number of bytes")
+            }
+            config.maxBodyBytes = n
+        }
+
+        let amqpNames: [(String, WritableKeyPath<AMQPSettings, String>)] = [
+            ("AMQP_EXCHANGE", \.exchange), ("AMQP_ROUTING_KEY", \.routingKey), ("AMQP_QUEUE", \.queue),
+            ("AMQP_DLX", \.deadLetterExchange), ("AMQP_DLQ", \.deadLetterQueue),
+            ("AMQP_RESULTS_ROUTING_KEY", \.resultsRoutingKey), ("AMQP_RESULTS_QUEUE", \.resultsQueue),
+            ("AMQP_RESULTS_DLQ", \.resultsDeadLetterQueue),
+        ]
+        for (name, keyPath) in amqpNames {
+            guard let v = value(name) else { continue }
+            guard v.utf8.count <= 255 else {
+                throw ConfigurationError(variable: name, message: "AMQP names are at most 255 bytes")
+            }
+            config.amqp[keyPath: keyPath] = v
+        }
+        if let url = value("AMQP_URL") {
+            do { _ = try AMQPAddress(url: url) } catch {
+                throw ConfigurationError(variable: "AMQP_URL", message: error.message)
+            }
+            config.amqp.url = url
+        }
+
+        config.repoAllowlist = value("REPO_ALLOWLIST").map(Self.globList)
+        config.branchAllowlist = value("BRANCH_ALLOWLIST").map(Self.globList)
+        config.runsOnDefault = value("RUNS_ON_DEFAULT")
+        if let map = value("RUNS_ON_MAP") {
+            for entry in map.split(separator: ",") {
+                let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmed() }
+                guard parts.count == 2, parts[0].split(separator: "/").count == 2, !parts[1].isEmpty else {
+                    throw ConfigurationError(
+                        variable: "RUNS_ON_MAP", message: "expected owner/repo=label[,owner/repo=label], got '\(entry)'")
+                }
+                config.runsOnMap[parts[0].lowercased()] = parts[1]
+            }
+        }
+        if let dir = value("SPOOL_DIR") { config.spoolDir = dir }
+        if let level = value("LOG_LEVEL") {
+            guard let parsed = LogLevel(rawValue: level.lowercased()) else {
+                throw ConfigurationError(variable: "LOG_LEVEL", message: "expected debug, info, warning or error")
+            }
+            config.logLevel = parsed
+        }
+        if let format = value("LOG_FORMAT") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw ConfigurationError(variable: "LOG_FORMAT", message: "expected text or json")
+            }
+            config.logFormat = parsed
+        }
+        return config
+    }
+
+    private static func globList(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
+    }
+}

@@ -1,0 +1,74 @@
+/// The slices of GitHub's webhook payloads that SPEC §4 reads; everything else in the JSON is skipped.
+/// Fields are optional here so that a missing one is reported by its dotted name (`repository.clone_url`) by
+/// `EventMapper`, not as a decoder error.
+struct RepositoryPayload: Decodable {
+    var name: String?
+    var clone_url: String?
+    var ssh_url: String?
+    var owner: OwnerPayload?
+}
+
+struct OwnerPayload: Decodable {
+    var login: String?
+    var name: String?
+}
+
+struct InstallationPayload: Decodable {
+    var id: Int?
+}
+
+struct PushPayload: Decodable {
+    var ref: String?
+    var after: String?
+    var deleted: Bool?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct PullRequestEventPayload: Decodable {
+    var action: String?
+    var pull_request: PullRequestPayload?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct PullRequestPayload: Decodable {
+    var head: PullRequestRefPayload?
+    var base: PullRequestRefPayload?
+    var labels: [LabelPayload]?
+}
+
+struct PullRequestRefPayload: Decodable {
+    var sha: String?
+    var ref: String?
+    /// Null when the fork was deleted; `Nullable` keeps "null" apart from "absent".
+    var repo: Nullable<RepositoryPayload>?
+}
+
+struct LabelPayload: Decodable {
+    var name: String?
+}
+
+struct PingPayload: Decodable {
+    var zen: String?
+}
+
+struct ActionPayload: Decodable {
+    var action: String?
+}
+
+/// A JSON value that may be `null`, distinguished from an absent key (which decodes as `nil` of the outer optional).
+enum Nullable<T: Decodable>: Decodable {
+    case null
+    case value(T)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self = container.decodeNil() ? .null : .value(try container.decode(T.self))
+    }
+
+    var value: T? {
+        if case .value(let v) = self { return v }
+        return nil
+    }
+}

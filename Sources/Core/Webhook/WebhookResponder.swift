@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Answers one webhook request: gate → map → plan → publish → respond (SPEC §3), and logs one line for it.
+///
+/// Transport-neutral and shared by all workers of a process: it holds only immutable configuration and the
+/// publisher, which serializes its own state.
+public final class WebhookResponder: Sendable {
+    private let gate: WebhookGate
+    private let planner: JobPlanner
+    private let publisher: any MessagePublishing
+    private let logger: Logger
+    private let repoAllowlist: [String]?
+    private let branchAllowlist: [String]?
+    private let routingSchema = JobRequest.schema
+    private let clock: @Sendable () -> Int
+
+    /// A responder for `configuration` publishing through `publisher`; `clock` gives seconds since 1970.
+    public init(
+        configuration: Configuration, publisher: any MessagePublishing, logger: Logger,
+        clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
+    ) {
+        gate = WebhookGate(configuration: configuration)
+        planner = JobPlanner(runsOnDefault: configuration.runsOnDefault, runsOnMap: configuration.runsOnMap)
+        self.publisher = publisher
+        self.logger = logger
+        repoAllowlist = configuration.repoAllowlist
+        branchAllowlist = configuration.branchAllowlist
+        self.clock = clock
+        if configuration.isDevMode {
+            logger.log(.warning, "no webhook secret configured: dev mode, every request is accepted unsigned")
+        }
+    }
+
+    /// Answers `request`. `readBody(limit)` returns the raw body, reading at most `limit + 1` bytes, or nil when
+    /// the client went away; it is called only after the head passed its checks.
+    public func respond(to request: WebhookRequest, readBody: (Int) -> [UInt8]?) -> WebhookResponse {
+        let started = Clock.now()
+        var jobs = 0
+        let response: WebhookResponse
+        do {
+            let (r, n) = try answer(request, readBody: readBody)
+            response = r
+            jobs = n
+        } catch {
+            response = Self.json(error.status, ["error": .string(error.message), "delivery": .optional(request.delivery)])
+                .with(headers: error.headers)
+        }
+        let ms = (Clock.now() - started) * 1000
+        logger.log(
+            response.status >= 500 ? .error : .info, "webhook",
+            [
+                "delivery": .string(request.delivery ?? "-"), "event": .string(request.event ?? "-"),
+                "status": .int(response.status), "jobs": .int(jobs), "ms": .double(ms),
+            ])
+        return response
+    }
+
+    private func answer(_ request: WebhookRequest, readBody: (Int) -> [UInt8]?) throws(Rejection) -> (
+        WebhookResponse, Int
+    ) {
+        if let rejection = gate.checkHead(request) { throw rejection }
+        guard let body = readBody(gate.maxBodyBytes) else {
+            throw Rejection(status: 400, message: "the request body could not be read")
+        }
+        if body.count > gate.maxBodyBytes { throw gate.tooLarge(body.count) }
+        let delivery = try gate.checkBody(request, body: body).get()
+
+        let outcome: EventOutcome
+        do { outcome = try EventMapper.map(event: delivery.event, payload: delivery.payload) } catch {
+            throw Rejection(status: 400, message: error.message)
+        }
+        let trigger: BuildTrigger
+        switch outcome {
+        case .ping(let zen):
+            return (Self.json(200, ["ok": .bool(true), "event": "ping", "zen": .optional(zen)]), 0)
+        case .ignored(let reason):
+            return (Self.ignored(reason), 0)
+        case .build(let t):
+            trigger = t
+        }
+        if let globs = repoAllowlist, !Glob.matches(trigger.fullName, anyOf: globs) {
+            return (Self.ignored("repository \(trigger.fullName) is not in REPO_ALLOWLIST"), 0)
+        }
+        if let globs = branchAllowlist, !Glob.matches(trigger.branch ?? "", anyOf: globs) {
+            return (Self.ignored("branch \(trigger.branch ?? "(tag)") is not in BRANCH_ALLOWLIST"), 0)
+        }
+        guard let deliveryID = delivery.delivery else {
+            throw Rejection(status: 400, message: "missing X-GitHub-Delivery header: job ids are derived from it")
+        }
+
+        let ids = DeliveryIDs(delivery: deliveryID, installationTarget: delivery.installationTarget)
+        let requests = planner.requests(
+            for: trigger, jobs: [.withoutWorkflow], ids: ids, submittedAt: clock())
+        let timestamp = UInt64(clock())
+        let messages = requests.map { job in
+            AMQPMessage(
+                body: job.jsonBytes(), messageID: job.requestID, type: routingSchema, timestamp: timestamp,
+                headers: [("x-github-delivery", deliveryID), ("x-github-event", delivery.event)])
+        }
+        if case .failed(let reason) = publisher.publish(messages) {
+            throw Rejection(status: 503, message: "jobs not queued, redeliver later: \(reason)")
+        }
+        let jobList: [JSONValue] = requests.map { job in
+            .object([
+                ("request_id", .string(job.requestID)), ("workflow_job_id", .optional(job.workflowJobID)),
+                ("runs_on", .optional(job.runsOn)),
+            ])
+        }
+        let fields: KeyValuePairs<String, JSONValue> = [
+            "delivery": .string(deliveryID), "event": .string(delivery.event), "group_id": .string(ids.groupID),
+            "jobs": .array(jobList), "spooled": .bool(false),
+        ]
+        return (Self.json(202, fields), requests.count)
+    }
+
+    private static func ignored(_ reason: String) -> WebhookResponse {
+        WebhookResponse(status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: [])
+    }
+
+    private static func json(_ status: Int, _ fields: KeyValuePairs<String, JSONValue>) -> WebhookResponse {
+        WebhookResponse(
+            status: status, headers: [], body: Array(JSONValue.object(fields.map { ($0.key, $0.value) }).text.utf8))
+    }
+}
+
+extension WebhookResponse {
+    fileprivate func with(headers extra: [Header]) -> WebhookResponse {
+        var copy = self
+        copy.headers += extra
+        return copy
+    }
+}
+
+/// The few JSON shapes response bodies need, written in the order given.
+enum JSONValue: ExpressibleByStringLiteral {
+    case string(String)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    init(stringLiteral value: String) { self = .string(value) }
+
+    static func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+
+    var text: String {
+        switch self {
+        case .string(let s): JSONText.quote(s)
+        case .bool(let b): b ? "true" : "false"
+        case .null: "null"
+        case .array(let items): "[" + items.map(\.text).joined(separator: ", ") + "]"
+        case .object(let fields):
+            "{" + fields.map { JSONText.quote($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
+        }
+    }
+}

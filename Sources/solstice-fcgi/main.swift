@@ -1,0 +1,126 @@
+import Core
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// The FastCGI/CGI adapter: parse the command line, load the configuration, then hand requests to the responder.
+
+let version = "solstice-fcgi 0.1.0"
+let usage = """
+    usage: solstice-fcgi [command] [--listen ADDR] [--workers N] [--webhook-path PATH]
+
+    Receives GitHub webhooks over FastCGI (or one CGI request) and queues one JobRequest per job on RabbitMQ.
+
+    commands:
+      serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
+      check-config   validate the configuration and declare the broker topology; exit 0 only if all pass
+
+    flags (override the environment variable of the same meaning):
+      --listen ADDR        FCGI_LISTEN: host:port or a unix socket path
+      --workers N          FCGI_WORKERS [2 x CPUs]
+      --webhook-path PATH  WEBHOOK_PATH [/webhooks/github]
+      --help, --version
+
+    environment (defaults in brackets):
+      GITHUB_WEBHOOK_SECRET (or WEBHOOK_SECRET), GITHUB_WEBHOOK_SECRET_FILE (one secret per line)
+                           none: dev mode, unsigned requests accepted
+      MAX_BODY_BYTES       [26214400]
+      AMQP_URL             [amqp://127.0.0.1:5672/%2f]
+      AMQP_EXCHANGE [solstice.jobs]  AMQP_ROUTING_KEY [jobrequest.v1]  AMQP_QUEUE [solstice.jobs.v1]
+      AMQP_DLX [solstice.dlx]  AMQP_DLQ [solstice.jobs.v1.dlq]  AMQP_RESULTS_ROUTING_KEY [jobresult.v1]
+      AMQP_RESULTS_QUEUE [solstice.results.v1]  AMQP_RESULTS_DLQ [solstice.results.v1.dlq]
+      REPO_ALLOWLIST, BRANCH_ALLOWLIST   comma-separated globs [allow all]
+      RUNS_ON_DEFAULT, RUNS_ON_MAP (owner/repo=label,...)
+      LOG_LEVEL [info]  LOG_FORMAT [text|json]
+    """
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    let line = "solstice-fcgi: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(code)
+}
+
+// MARK: - Command line
+
+var command = "serve"
+var overrides: [String: String] = [:]
+var args = CommandLine.arguments.dropFirst()
+let flagVariables = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
+while let arg = args.popFirst() {
+    switch arg {
+    case "--help", "-h":
+        print(usage)
+        exit(0)
+    case "--version":
+        print(version)
+        exit(0)
+    case _ where flagVariables[arg] != nil:
+        guard let value = args.popFirst() else { fail("\(arg) needs a value") }
+        overrides[flagVariables[arg]!] = value
+    case _ where arg.hasPrefix("--") && arg.contains("="):
+        let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+        guard let variable = flagVariables[parts[0]] else { fail("unknown flag \(parts[0]); see --help") }
+        overrides[variable] = parts[1]
+    case "serve", "check-config":
+        command = arg
+    default:
+        fail("unknown argument \(arg); see --help")
+    }
+}
+
+let environment = ProcessEnvironment.current()
+let configuration: Configuration
+do {
+    configuration = try Configuration.load(environment: environment, overrides: overrides)
+} catch {
+    fail(error.description)
+}
+let logger = Logger(level: configuration.logLevel, format: configuration.logFormat)
+
+// MARK: - Commands
+
+if command == "check-config" {
+    print("✓ configuration: valid (\(configuration.isDevMode ? "dev mode, no webhook secret" : "\(configuration.webhookSecrets.count) webhook secret(s)"))")
+    do {
+        try JobPublisher.declareTopology(configuration.amqp)
+        print("✓ broker: connected, topology declared")
+        exit(0)
+    } catch {
+        print("✗ broker: \(error.message) (check AMQP_URL and that RabbitMQ runs)")
+        exit(1)
+    }
+}
+
+// Writing to a web server connection that closed must fail the write, not kill the process.
+signal(SIGPIPE, SIG_IGN)
+
+let publisher: JobPublisher
+do {
+    publisher = try JobPublisher(settings: configuration.amqp, logger: logger)
+} catch {
+    fail("invalid configuration: AMQP_URL: \(error.message)")
+}
+let responder = WebhookResponder(configuration: configuration, publisher: publisher, logger: logger)
+
+let listener: FastCGIListener
+do {
+    if let address = configuration.listen {
+        listener = try FastCGIListener.open(address)
+    } else if FastCGIListener.isCGI {
+        CGIAdapter.serveOne(responder, environment: environment)
+        exit(0)
+    } else {
+        listener = try FastCGIListener.inherited()
+    }
+} catch {
+    fail(error.description, code: 1)
+}
+
+logger.log(
+    .info, "serving FastCGI",
+    ["listen": .string(configuration.listen ?? "fd 0"), "workers": .int(configuration.workers)])
+for _ in 1..<configuration.workers {
+    Threads.start { FastCGIWorker(listener: listener).run(responder, logger: logger) }
+}
+FastCGIWorker(listener: listener).run(responder, logger: logger)

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Brings the local stack up and down by PID (these machines have no systemd):
+#   scripts/stack.sh deps            install what the build and the stack need (apt, pip)
+#   scripts/stack.sh up [profile]    start RabbitMQ, solstice-fcgi and nginx; write $STATE/stack.env
+#   scripts/stack.sh down [profile]  stop what `up` started
+#   scripts/stack.sh broker-stop|broker-start [profile]   (fault tests)
+# Profiles keep a developer's `make run` and the tests apart: run (AMQP 5672, HTTP_ADDR [127.0.0.1:8082]) and
+# test (AMQP 5673, HTTP 127.0.0.1:18082), each with its own RabbitMQ node and state under .solstice/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CMD=${1:-up}
+PROFILE=${2:-run}
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+case "$PROFILE" in
+run)
+    STATE=$ROOT/.solstice/run
+    AMQP_PORT=${STACK_AMQP_PORT:-5672}
+    DIST_PORT=$((AMQP_PORT + 20000))
+    NODE=solstice@localhost
+    HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8082}
+    ;;
+test)
+    STATE=$ROOT/.solstice/test
+    AMQP_PORT=${STACK_AMQP_PORT:-5673}
+    DIST_PORT=$((AMQP_PORT + 20000))
+    NODE=solstice-test@localhost
+    HTTP_ADDR=${TEST_HTTP_ADDR:-127.0.0.1:18082}
+    ;;
+*)
+    echo "unknown profile $PROFILE (run or test)" >&2
+    exit 2
+    ;;
+esac
+BUILD=${SOLSTICE_BUILD:-release}
+BIN=$ROOT/.build/$BUILD/solstice-fcgi
+SECRET=${GITHUB_WEBHOOK_SECRET:-solstice-dev-secret}
+WEBHOOK_PATH=${WEBHOOK_PATH:-/webhooks/github}
+MAX_BODY_BYTES=${MAX_BODY_BYTES:-26214400}
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+deps() {
+    local need=()
+    for pkg in libfcgi-dev libssl-dev librabbitmq-dev libcurl4-openssl-dev pkg-config; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    done
+    command -v rabbitmq-server >/dev/null || need+=(rabbitmq-server)
+    command -v nginx >/dev/null || need+=(nginx-light)
+    command -v spawn-fcgi >/dev/null || need+=(spawn-fcgi)
+    command -v wrk >/dev/null || need+=(wrk)
+    command -v ss >/dev/null || need+=(iproute2)
+    if ((${#need[@]})); then
+        log "apt-get install ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    if ! python3 -c 'import pika, pytest, requests' 2>/dev/null; then
+        log "pip install pika pytest requests"
+        python3 -m pip install -q --disable-pip-version-check pika pytest requests
+    fi
+}
+
+rabbit_env() {
+    export RABBITMQ_NODENAME=$NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$AMQP_PORT
+    export RABBITMQ_DIST_PORT=$DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    export RABBITMQ_MNESIA_BASE=$STATE/rabbitmq/mnesia RABBITMQ_LOG_BASE=$STATE/rabbitmq/log
+    export RABBITMQ_PID_FILE=$STATE/rabbitmq/rabbit.pid RABBITMQ_ENABLED_PLUGINS_FILE=$STATE/rabbitmq/enabled_plugins
+    export RABBITMQ_CONFIG_FILE=$STATE/rabbitmq/rabbitmq
+}
+
+ctl() { rabbit_env; "$RABBIT_BIN/rabbitmqctl" -n "$NODE" "$@"; }
+
+broker_start() {
+    rabbit_env
+    mkdir -p "$STATE/rabbitmq/mnesia" "$STATE/rabbitmq/log"
+    [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+    # Tests fill and drain queues quickly; the default disk alarm (50 MB free) is fine, but keep memory modest.
+    echo 'vm_memory_high_watermark.relative = 0.2' >"$STATE/rabbitmq/rabbitmq.conf"
+    if [ ! -f "$STATE/epmd.before" ]; then
+        if ss -Hltn 'sport = :4369' | grep -q .; then echo yes; else echo no; fi >"$STATE/epmd.before"
+    fi
+    if ctl -q ping >/dev/null 2>&1; then
+        log "RabbitMQ $NODE already running"
+        return
+    fi
+    log "starting RabbitMQ $NODE on 127.0.0.1:$AMQP_PORT"
+    (cd "$STATE/rabbitmq" && "$RABBIT_BIN/rabbitmq-server" -detached >/dev/null 2>&1)
+    for _ in $(seq 1 90); do
+        ctl -q ping >/dev/null 2>&1 && break
+        sleep 1
+    done
+    ctl -q await_startup --timeout 60 >/dev/null
+}
+
+broker_stop() {
+    if ctl -q ping >/dev/null 2>&1; then
+        log "stopping RabbitMQ $NODE"
+        ctl -q shutdown >/dev/null 2>&1 || true
+    fi
+}
+
+epmd_stop() {
+    # rabbitmqctl starts epmd when none runs, and it outlives the node: end it only if we caused it.
+    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then
+        local pid
+        pid=$(ss -Hltnp 'sport = :4369' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/epmd.before"
+}
+
+wait_gone() { # pid: wait until it exited (a zombie counts as gone: PID 1 here reaps slowly)
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || return 0
+        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+fcgi_start() {
+    [ -x "$BIN" ] || { log "missing $BIN: run swift build -c $BUILD first"; exit 1; }
+    log "starting solstice-fcgi on $STATE/fcgi.sock"
+    env GITHUB_WEBHOOK_SECRET="$SECRET" AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" \
+        WEBHOOK_PATH="$WEBHOOK_PATH" MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" \
+        FCGI_WORKERS="${FCGI_WORKERS:-16}" \
+        "$BIN" --listen "$STATE/fcgi.sock" >>"$STATE/fcgi.log" 2>&1 &
+    echo $! >"$STATE/fcgi.pid"
+    for _ in $(seq 1 50); do
+        [ -S "$STATE/fcgi.sock" ] && return 0
+        sleep 0.1
+    done
+    log "solstice-fcgi did not start; see $STATE/fcgi.log"
+    exit 1
+}
+
+fcgi_stop() {
+    local pid
+    pid=$(cat "$STATE/fcgi.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/fcgi.pid" "$STATE/fcgi.sock"
+}
+
+nginx_start() {
+    mkdir -p "$STATE/nginx"
+    cp "$ROOT/nginx/fastcgi_params.solstice" "$STATE/nginx/"
+    sed -e "s|@PREFIX@|$STATE/nginx|g" -e "s|@HTTP_ADDR@|$HTTP_ADDR|g" -e "s|@SOCKET@|$STATE/fcgi.sock|g" \
+        -e "s|@WEBHOOK_PATH@|$WEBHOOK_PATH|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g" \
+        -e "s|@ACCESS_LOG@|${NGINX_ACCESS_LOG:-$STATE/nginx/access.log}|g" \
+        "$ROOT/nginx/solstice-local.conf.template" >"$STATE/nginx/nginx.conf"
+    log "starting nginx on http://$HTTP_ADDR"
+    nginx -c "$STATE/nginx/nginx.conf" -p "$STATE/nginx/"
+}
+
+nginx_stop() {
+    local pid
+    pid=$(cat "$STATE/nginx/nginx.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -QUIT "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+write_env() {
+    cat >"$STATE/stack.env" <<EOT
+export STACK_PROFILE=$PROFILE
+export STACK_STATE=$STATE
+export STACK_HTTP_URL=http://$HTTP_ADDR
+export STACK_WEBHOOK_PATH=$WEBHOOK_PATH
+export STACK_SECRET='$SECRET'
+export STACK_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
+export STACK_AMQP_PORT=$AMQP_PORT
+export STACK_FCGI_BIN=$BIN
+EOT
+}
+
+case "$CMD" in
+deps) deps ;;
+up)
+    mkdir -p "$STATE"
+    broker_start
+    fcgi_start
+    nginx_start
+    write_env
+    ;;
+down)
+    nginx_stop
+    fcgi_stop
+    broker_stop
+    epmd_stop
+    ;;
+broker-stop) broker_stop ;;
+broker-start) broker_start ;;
+fcgi-restart)
+    fcgi_stop
+    fcgi_start
+    ;;
+*)
+    echo "usage: $0 deps|up|down|broker-stop|broker-start|fcgi-restart [run|test]" >&2
+    exit 2
+    ;;
+esac
