@@ -18,6 +18,6 @@ let package = Package(
         .target(name: "Core", dependencies: ["COpenSSL", "CRabbitMQ", "CCurl"]),
         .executableTarget(name: "solstice-fcgi", dependencies: ["Core", "CFCGI"]),
         .executableTarget(name: "solstice-results", dependencies: ["Core"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
     ]
 )

@@ -5,7 +5,7 @@
 #   scripts/stack.sh down [profile]  stop what `up` started
 #   scripts/stack.sh broker-stop|broker-start [profile]   (fault tests)
 # Profiles keep a developer's `make run` and the tests apart: run (AMQP 5672, HTTP_ADDR [127.0.0.1:8082]) and
-# test (AMQP 5673, HTTP 127.0.0.1:18082), each with its own RabbitMQ node and state under .solstice/.
+# test (AMQP 5673, HTTP 127.0.0.1:18082), bench (AMQP 5674, HTTP 127.0.0.1:18083), each with its own RabbitMQ node and state under .solstice/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,8 +28,15 @@ test)
     NODE=solstice-test@localhost
     HTTP_ADDR=${TEST_HTTP_ADDR:-127.0.0.1:18082}
     ;;
+bench)
+    STATE=$ROOT/.solstice/bench
+    AMQP_PORT=${STACK_AMQP_PORT:-5674}
+    DIST_PORT=$((AMQP_PORT + 20000))
+    NODE=solstice-bench@localhost
+    HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18083}
+    ;;
 *)
-    echo "unknown profile $PROFILE (run or test)" >&2
+    echo "unknown profile $PROFILE (run, test or bench)" >&2
     exit 2
     ;;
 esac
@@ -202,7 +209,7 @@ fcgi-restart)
     fcgi_start
     ;;
 *)
-    echo "usage: $0 deps|up|down|broker-stop|broker-start|fcgi-restart [run|test]" >&2
+    echo "usage: $0 deps|up|down|broker-stop|broker-start|fcgi-restart [run|test|bench]" >&2
     exit 2
     ;;
 esac

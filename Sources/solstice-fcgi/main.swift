@@ -81,7 +81,9 @@ let logger = Logger(level: configuration.logLevel, format: configuration.logForm
 // MARK: - Commands
 
 if command == "check-config" {
-    print("✓ configuration: valid (\(configuration.isDevMode ? "dev mode, no webhook secret" : "\(configuration.webhookSecrets.count) webhook secret(s)"))")
+    print(
+        "✓ configuration: valid (\(configuration.isDevMode ? "dev mode, no webhook secret" : "\(configuration.webhookSecrets.count) webhook secret(s)"))"
+    )
     do {
         try JobPublisher.declareTopology(configuration.amqp)
         print("✓ broker: connected, topology declared")

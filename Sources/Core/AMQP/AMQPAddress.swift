@@ -10,7 +10,8 @@ public struct AMQPAddress: Sendable, Equatable {
     /// Parses `url`; throws with a message naming what is wrong (the password is never repeated).
     public init(url: String) throws(AMQPAddressError) {
         guard url.hasPrefix("amqp://") else {
-            throw AMQPAddressError(message: "expected amqp://[user:password@]host[:port][/vhost] (amqps is not supported)")
+            throw AMQPAddressError(
+                message: "expected amqp://[user:password@]host[:port][/vhost] (amqps is not supported)")
         }
         var rest = Substring(url.dropFirst("amqp://".count))
         var vhost = "/"

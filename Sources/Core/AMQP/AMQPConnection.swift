@@ -198,7 +198,8 @@ final class AMQPConnection {
     /// Starts a consumer on `queue` with manual acks (wraps `amqp_basic_consume`).
     func consume(queue: String) throws(AMQPError) {
         queue.withCString { q in
-            _ = amqp_basic_consume(state, Self.channel, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0, amqp_empty_table)
+            _ = amqp_basic_consume(
+                state, Self.channel, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0, amqp_empty_table)
         }
         try check(amqp_get_rpc_reply(state), "consume \(queue)")
     }
@@ -258,7 +259,8 @@ final class AMQPConnection {
                     isOpen = false
                     throw AMQPError(code: -1, message: "read returned message: \(describe(reply))")
                 }
-                let id = message.properties._flags & amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG) != 0
+                let id =
+                    message.properties._flags & amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG) != 0
                     ? Self.string(message.properties.message_id) : nil
                 amqp_destroy_message(&message)
                 events.append(.returned(messageID: id, replyText: text))
@@ -271,7 +273,8 @@ final class AMQPConnection {
                     throw AMQPError(code: -1, message: "read delivery: \(describe(reply))")
                 }
                 let body = Self.bytes(message.body)
-                let id = message.properties._flags & amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG) != 0
+                let id =
+                    message.properties._flags & amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG) != 0
                     ? Self.string(message.properties.message_id) : nil
                 amqp_destroy_message(&message)
                 events.append(
@@ -283,7 +286,8 @@ final class AMQPConnection {
                 let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
                 isOpen = false
                 throw AMQPError(
-                    code: Int32(close.reply_code), message: "channel closed by broker: \(Self.string(close.reply_text))")
+                    code: Int32(close.reply_code), message: "channel closed by broker: \(Self.string(close.reply_text))"
+                )
             case crabbitmq_connection_close:
                 let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
                 isOpen = false
@@ -326,7 +330,8 @@ final class AMQPConnection {
         case AMQP_RESPONSE_LIBRARY_EXCEPTION: return reply.library_error
         case AMQP_RESPONSE_SERVER_EXCEPTION:
             if reply.reply.id == crabbitmq_connection_close {
-                return Int32(reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee.reply_code)
+                return Int32(
+                    reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee.reply_code)
             }
             if reply.reply.id == crabbitmq_channel_close {
                 return Int32(reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee.reply_code)

@@ -31,7 +31,8 @@ public final class JobPublisher: MessagePublishing {
     private let address: AMQPAddress
     private let logger: Logger
     private let confirmTimeout: Double
-    private let pending = Mutex<[(AMQPMessage, PublishTicket)]>([])
+    /// Messages waiting for the publisher thread, and whether that thread sleeps and must be woken.
+    private let pending = Mutex<(queue: [(AMQPMessage, PublishTicket)], sleeping: Bool)>(([], false))
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
@@ -53,11 +54,16 @@ public final class JobPublisher: MessagePublishing {
     public func publish(_ messages: [AMQPMessage]) -> PublishResult {
         guard !messages.isEmpty else { return .confirmed }
         let ticket = PublishTicket(count: messages.count)
-        pending.withLock { queue in
-            for message in messages { queue.append((message, ticket)) }
+        let wake = pending.withLock { state in
+            for message in messages { state.queue.append((message, ticket)) }
+            defer { state.sleeping = false }
+            return state.sleeping
         }
-        var one: UInt8 = 1
-        _ = write(wakeWrite, &one, 1)
+        // Only a sleeping publisher thread needs the (syscall-priced) wakeup.
+        if wake {
+            var one: UInt8 = 1
+            _ = write(wakeWrite, &one, 1)
+        }
         // The worker keeps its own deadline, so a publisher thread stuck in a blocked socket cannot hold it.
         if ticket.semaphore.wait(timeout: .now() + confirmTimeout + 0.5) == .timedOut {
             ticket.fail("no confirm from the broker within \(Int(confirmTimeout)) s")
@@ -76,10 +82,22 @@ public final class JobPublisher: MessagePublishing {
     }
 
     fileprivate func takePending() -> [(AMQPMessage, PublishTicket)] {
-        pending.withLock { queue in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+        pending.withLock { state in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
         }
+    }
+
+    /// Marks the publisher thread as about to sleep unless work is waiting; true when it may sleep.
+    fileprivate func prepareToSleep() -> Bool {
+        pending.withLock { state in
+            state.sleeping = state.queue.isEmpty
+            return state.sleeping
+        }
+    }
+
+    fileprivate func awake() {
+        pending.withLock { $0.sleeping = false }
     }
 
     fileprivate func drainWakeups() {
@@ -117,7 +135,8 @@ final class PublishTicket: Sendable {
 
     /// The outcome; meaningful once the semaphore was signalled or the wait timed out.
     var result: PublishResult {
-        state.withLock { s in s.failure.map { .failed($0) } ?? (s.remaining == 0 ? .confirmed : .failed("unconfirmed")) }
+        state.withLock { s in s.failure.map { .failed($0) } ?? (s.remaining == 0 ? .confirmed : .failed("unconfirmed"))
+        }
     }
 
     func ack() {
@@ -162,12 +181,19 @@ private final class PublisherLoop: @unchecked Sendable {
         while true {
             publishPending()
             guard let connection else {
-                waitForWork(timeout: 1)
+                if owner.prepareToSleep() { waitForWork(timeout: 1) }
+                owner.awake()
                 continue
             }
             let nearest = inFlight.values.map(\.deadline).min().map { max(0, $0 - Clock.now()) } ?? 1
-            let ready = connection.hasBufferedData ? (true, false) : connection.waitReadable(
-                wakeFD: owner.wakeFD, timeout: min(1, nearest))
+            let ready: (Bool, Bool)
+            if connection.hasBufferedData {
+                ready = (true, false)
+            } else {
+                ready = connection.waitReadable(
+                    wakeFD: owner.wakeFD, timeout: owner.prepareToSleep() ? min(1, nearest) : 0)
+                owner.awake()
+            }
             if ready.1 { owner.drainWakeups() }
             do {
                 // A short read also services heartbeats while idle.

@@ -158,7 +158,8 @@ extension Configuration {
                 let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmed() }
                 guard parts.count == 2, parts[0].split(separator: "/").count == 2, !parts[1].isEmpty else {
                     throw ConfigurationError(
-                        variable: "RUNS_ON_MAP", message: "expected owner/repo=label[,owner/repo=label], got '\(entry)'")
+                        variable: "RUNS_ON_MAP", message: "expected owner/repo=label[,owner/repo=label], got '\(entry)'"
+                    )
                 }
                 config.runsOnMap[parts[0].lowercased()] = parts[1]
             }

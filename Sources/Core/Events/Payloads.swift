@@ -41,8 +41,18 @@ struct PullRequestPayload: Decodable {
 struct PullRequestRefPayload: Decodable {
     var sha: String?
     var ref: String?
-    /// Null when the fork was deleted; `Nullable` keeps "null" apart from "absent".
+    /// `.null` when the fork was deleted, nil when the key is absent.
     var repo: Nullable<RepositoryPayload>?
+
+    private enum CodingKeys: String, CodingKey { case sha, ref, repo }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sha = try c.decodeIfPresent(String.self, forKey: .sha)
+        ref = try c.decodeIfPresent(String.self, forKey: .ref)
+        // decodeIfPresent folds null into absent; a deleted fork must stay distinguishable.
+        repo = c.contains(.repo) ? try c.decode(Nullable<RepositoryPayload>.self, forKey: .repo) : nil
+    }
 }
 
 struct LabelPayload: Decodable {

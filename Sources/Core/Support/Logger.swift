@@ -65,7 +65,8 @@ public struct Logger: Sendable {
         return line
     }
 
-    private func jsonLine(_ severity: LogLevel, _ message: String, _ fields: KeyValuePairs<String, LogValue>) -> String {
+    private func jsonLine(_ severity: LogLevel, _ message: String, _ fields: KeyValuePairs<String, LogValue>) -> String
+    {
         var line = "{\"level\":\(JSONText.quote(severity.rawValue)),\"msg\":\(JSONText.quote(message))"
         for (key, value) in fields {
             line += ",\(JSONText.quote(key)):"
@@ -85,7 +86,8 @@ public struct Logger: Sendable {
     }
 
     private static func quoteIfNeeded(_ s: String) -> String {
-        if !s.isEmpty && !s.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") }) {
+        if !s.isEmpty && !s.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") })
+        {
             return s
         }
         return JSONText.quote(s)

@@ -54,7 +54,8 @@ public struct WebhookRequest: Sendable {
         }
         self.init(
             method: param("REQUEST_METHOD") ?? "GET", path: path, contentType: nonEmpty("CONTENT_TYPE"),
-            contentLength: nonEmpty("CONTENT_LENGTH").flatMap { Int($0) }, signature: nonEmpty("HTTP_X_HUB_SIGNATURE_256"),
+            contentLength: nonEmpty("CONTENT_LENGTH").flatMap { Int($0) },
+            signature: nonEmpty("HTTP_X_HUB_SIGNATURE_256"),
             event: nonEmpty("HTTP_X_GITHUB_EVENT"), delivery: nonEmpty("HTTP_X_GITHUB_DELIVERY"),
             installationTarget: nonEmpty("HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_ID"))
     }

@@ -44,8 +44,10 @@ public final class WebhookResponder: Sendable {
             response = r
             jobs = n
         } catch {
-            response = Self.json(error.status, ["error": .string(error.message), "delivery": .optional(request.delivery)])
-                .with(headers: error.headers)
+            response = Self.json(
+                error.status, ["error": .string(error.message), "delivery": .optional(request.delivery)]
+            )
+            .with(headers: error.headers)
         }
         let ms = (Clock.now() - started) * 1000
         logger.log(

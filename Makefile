@@ -1,0 +1,47 @@
+# Solstice CI — GitHub integration. `make run` brings up the local stack and shows a webhook become a job;
+# `make test` installs, starts, tests and stops everything it needs. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+STACK := scripts/stack.sh
+
+.PHONY: deps build run stop test unit integration lint format bench clean
+
+deps:
+	@$(STACK) deps
+
+build: deps
+	swift build -c release --product solstice-fcgi
+	swift build -c release --product solstice-results
+
+## run: build, start RabbitMQ + solstice-fcgi + nginx (HTTP_ADDR, default 127.0.0.1:8082), send a signed sample push
+run: build
+	@$(STACK) up run
+	@. .solstice/run/stack.env && python3 scripts/demo.py
+
+## stop: stop what `make run` started
+stop:
+	@$(STACK) down run
+
+## test: unit tests, format lint, then the integration suite against a real nginx and RabbitMQ (own ports)
+test: build
+	swift build --build-tests
+	swift test --skip-build
+	$(MAKE) --no-print-directory lint
+	@trap '$(STACK) down test' EXIT; \
+	  $(STACK) down test >/dev/null 2>&1 || true; \
+	  $(STACK) up test; \
+	  . .solstice/test/stack.env; \
+	  python3 -m pytest -q -p no:cacheprovider tests/integration
+
+lint:
+	swift format lint --strict -r Sources Tests Package.swift
+
+format:
+	swift format format -i -r Sources Tests Package.swift
+
+## bench: wrk through nginx at concurrency 16 and 64 against nginx's own static 202 in the same run
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf .build .solstice

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make bench: signed webhooks through nginx → solstice-fcgi → RabbitMQ (each answered after its own confirm), at
+# concurrency 16 and 64 for BENCH_SECONDS each, beside nginx answering a static 202 with the same requests on
+# the same server in the same run (the ceiling). Prints req/s, p50, p99, the ratio, and solstice-fcgi's peak RSS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+SECONDS_EACH=${BENCH_SECONDS:-10}
+export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-32} LOG_LEVEL=warning
+STACK="scripts/stack.sh"
+trap '$STACK down bench >/dev/null 2>&1 || true' EXIT
+$STACK down bench >/dev/null 2>&1 || true
+$STACK up bench
+. .solstice/bench/stack.env
+DIR=$STACK_STATE/bench
+python3 bench/prepare.py "$DIR" "$STACK_SECRET" "${GITHUB_PAYLOADS_DIR:-$ROOT/../shared/reference/github-payloads}"
+PID=$(cat "$STACK_STATE/fcgi.pid")
+
+run_wrk() { # name url path connections
+    BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
+        -s bench/webhook.lua "$2$3" >"$DIR/$1.out"
+    python3 - "$DIR/$1.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def lat(p):
+    m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+errors = re.search(r"Socket errors: (.*)", t)
+print(f"{rps:.0f} {lat(50):.2f} {lat(99):.2f} {bad.group(1) if bad else 0} {(errors.group(1) if errors else '').replace(' ', '')}")
+PY
+}
+
+# Warm up the connection, the caches and the queue.
+BENCH_DIR=$DIR BENCH_RUN=warm wrk -t2 -c16 -d2s -s bench/webhook.lua "$STACK_HTTP_URL$STACK_WEBHOOK_PATH" >/dev/null
+
+printf '\n%-34s %10s %9s %9s %8s %7s\n' "case" "req/s" "p50 ms" "p99 ms" "non-2xx" "ratio"
+for c in 16 64; do
+    read -r s_rps s_p50 s_p99 s_bad _ < <(run_wrk "static-c$c" "$STACK_HTTP_URL" /bench/static202 "$c")
+    read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "webhook-c$c" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" "$c")
+    printf '%-34s %10s %9s %9s %8s %7s\n' "nginx static 202, c=$c" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "1.00"
+    printf '%-34s %10s %9s %9s %8s %7s\n' "webhook → confirm, c=$c" "$w_rps" "$w_p50" "$w_p99" "$w_bad" \
+        "$(python3 -c "print(f'{$w_rps/$s_rps:.3f}')")"
+    [ -n "$w_err" ] && echo "  socket errors: $w_err"
+done
+echo
+echo "solstice-fcgi peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status) (FCGI_WORKERS=$FCGI_WORKERS)"
+python3 - "$STACK_AMQP_URL" <<'PY'
+import pika, sys
+c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
+q = c.channel().queue_declare("solstice.jobs.v1", passive=True)
+print(f"messages on solstice.jobs.v1 after the run: {q.method.message_count}")
+c.channel().queue_purge("solstice.jobs.v1")
+c.close()
+PY
