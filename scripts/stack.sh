@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CMD=${1:-up}
 PROFILE=${2:-run}
+shift $(($# > 2 ? 2 : $#))
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 
 case "$PROFILE" in
@@ -203,6 +204,7 @@ down)
     epmd_stop
     ;;
 broker-stop) broker_stop ;;
+ctl) ctl -q "$@" ;;
 broker-start) broker_start ;;
 fcgi-restart)
     fcgi_stop

@@ -82,6 +82,14 @@ class Stack:
             connection.close()
         return messages
 
+    def ctl(self, *args):
+        """rabbitmqctl against the stack's node."""
+        subprocess.run([str(ROOT / "scripts/stack.sh"), "ctl", os.environ.get("STACK_PROFILE", "test"), *args],
+                       check=True, timeout=60, capture_output=True)
+
+    def broker_pid(self):
+        return int((self.state / "rabbitmq/rabbit.pid").read_text().strip())
+
     def stack(self, command):
         subprocess.run([str(ROOT / "scripts/stack.sh"), command, os.environ.get("STACK_PROFILE", "test")],
                        check=True, timeout=180)

@@ -1,0 +1,68 @@
+"""A minimal FastCGI client (responder role), so tests can talk to solstice-fcgi without a web server: over TCP
+(--listen host:port) or a unix socket (spawn-fcgi). Protocol: https://fastcgi-archives.github.io/FastCGI_Specification.html"""
+import socket
+import struct
+
+BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = 1, 3, 4, 5, 6, 7
+
+
+def _record(kind, content, request_id=1):
+    return struct.pack(">BBHHBx", 1, kind, request_id, len(content), 0) + content
+
+
+def _length(n):
+    return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+
+def _params(params):
+    return b"".join(_length(len(k)) + _length(len(v)) + k + v
+                    for k, v in ((k.encode(), v.encode()) for k, v in params.items()))
+
+
+def request(address, params, body=b"", timeout=10):
+    """Sends one request; returns (status, headers dict, body bytes)."""
+    if isinstance(address, tuple):
+        s = socket.create_connection(address, timeout=timeout)
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(address)
+    with s:
+        out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
+        encoded = _params(params)
+        for i in range(0, len(encoded), 65535):
+            out += _record(PARAMS, encoded[i:i + 65535])
+        out += _record(PARAMS, b"")
+        for i in range(0, len(body), 65535):
+            out += _record(STDIN, body[i:i + 65535])
+        out += _record(STDIN, b"")
+        s.sendall(out)
+        stdout = b""
+        buffer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while len(buffer) >= 8:
+                _, kind, _, length, padding = struct.unpack(">BBHHB", buffer[:7])
+                if len(buffer) < 8 + length + padding:
+                    break
+                content = buffer[8:8 + length]
+                buffer = buffer[8 + length + padding:]
+                if kind == STDOUT:
+                    stdout += content
+                elif kind == END_REQUEST:
+                    return _parse(stdout)
+        return _parse(stdout)
+
+
+def _parse(stdout):
+    head, _, body = stdout.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode().split("\r\n"):
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    status = int(headers.get("status", "200").split()[0])
+    return status, headers, body
