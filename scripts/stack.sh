@@ -28,6 +28,10 @@ test)
     DIST_PORT=$((AMQP_PORT + 20000))
     NODE=solstice-test@localhost
     HTTP_ADDR=${TEST_HTTP_ADDR:-127.0.0.1:18082}
+    APACHE_ADDR=127.0.0.1:18084
+    APACHE_CGI_ADDR=127.0.0.1:18086
+    LIGHTTPD_ADDR=127.0.0.1:18085
+    WEB_SERVERS=${STACK_WEB:-nginx apache lighttpd}
     ;;
 bench)
     STATE=$ROOT/.solstice/bench
@@ -41,6 +45,8 @@ bench)
     exit 2
     ;;
 esac
+WEB_SERVERS=${WEB_SERVERS:-nginx}
+RUN_USER=www-data
 BUILD=${SOLSTICE_BUILD:-release}
 BIN=$ROOT/.build/$BUILD/solstice-fcgi
 SECRET=${GITHUB_WEBHOOK_SECRET:-solstice-dev-secret}
@@ -59,6 +65,10 @@ deps() {
     command -v spawn-fcgi >/dev/null || need+=(spawn-fcgi)
     command -v wrk >/dev/null || need+=(wrk)
     command -v ss >/dev/null || need+=(iproute2)
+    command -v apache2 >/dev/null || need+=(apache2)
+    dpkg -s libapache2-mod-fcgid >/dev/null 2>&1 || need+=(libapache2-mod-fcgid)
+    command -v lighttpd >/dev/null || need+=(lighttpd)
+    command -v systemd-analyze >/dev/null || need+=(systemd)
     if ((${#need[@]})); then
         log "apt-get install ${need[*]}"
         apt-get update -qq
@@ -175,6 +185,63 @@ nginx_stop() {
     fi
 }
 
+secret_file() {
+    # mod_fcgid and lighttpd children run as $RUN_USER and read the secret from a file, as in production.
+    printf '%s\n' "$SECRET" >"$STATE/webhook-secret"
+    chgrp "$RUN_USER" "$STATE/webhook-secret"
+    chmod 0640 "$STATE/webhook-secret"
+    mkdir -p "$STATE/spool-web"
+    chown "$RUN_USER:$RUN_USER" "$STATE/spool-web"
+}
+
+fill() { # template output: substitute the @NAMES@ every web-server template uses
+    sed -e "s|@HTTP_ADDR@|$ADDR|g" -e "s|@HTTP_HOST@|${ADDR%:*}|g" -e "s|@HTTP_PORT@|${ADDR##*:}|g" \
+        -e "s|@CGI_ADDR@|${CGI_ADDR:-}|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@BIN@|$BIN|g" \
+        -e "s|@SECRET_FILE@|$STATE/webhook-secret|g" -e "s|@AMQP_URL@|amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f|g" \
+        -e "s|@WEBHOOK_PATH@|$WEBHOOK_PATH|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g" \
+        -e "s|@MAX_BODY_KB@|$((MAX_BODY_BYTES / 1024))|g" -e "s|@SPOOL_DIR@|$STATE/spool-web|g" \
+        -e "s|@RUN_USER@|$RUN_USER|g" -e "s|@RUN_GROUP@|$RUN_USER|g" "$1" >"$2"
+}
+
+apache_start() {
+    PREFIX=$STATE/apache ADDR=$APACHE_ADDR CGI_ADDR=$APACHE_CGI_ADDR
+    mkdir -p "$PREFIX/fcgid"
+    chown "$RUN_USER" "$PREFIX/fcgid"
+    fill "$ROOT/deploy/apache/solstice-local.conf.template" "$PREFIX/apache.conf"
+    log "starting Apache (mod_fcgid) on http://$APACHE_ADDR, CGI on http://$APACHE_CGI_ADDR"
+    apache2 -f "$PREFIX/apache.conf" -k start
+}
+
+apache_stop() {
+    [ -f "$STATE/apache/apache.conf" ] || return 0
+    local pid
+    pid=$(cat "$STATE/apache/httpd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        apache2 -f "$STATE/apache/apache.conf" -k stop 2>/dev/null || kill "$pid"
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+lighttpd_start() {
+    PREFIX=$STATE/lighttpd ADDR=$LIGHTTPD_ADDR
+    mkdir -p "$PREFIX/www" "$PREFIX/uploads"
+    chown "$RUN_USER" "$PREFIX" "$PREFIX/uploads"
+    fill "$ROOT/deploy/lighttpd/solstice-local.conf.template" "$PREFIX/lighttpd.conf"
+    log "starting lighttpd (mod_fastcgi) on http://$LIGHTTPD_ADDR"
+    lighttpd -f "$PREFIX/lighttpd.conf"
+}
+
+lighttpd_stop() {
+    local pid
+    pid=$(cat "$STATE/lighttpd/lighttpd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    # lighttpd's spawned children exit when their socket closes; end any that linger.
+    pkill -f "^$BIN\$" 2>/dev/null || true
+}
+
 write_env() {
     cat >"$STATE/stack.env" <<EOT
 export STACK_PROFILE=$PROFILE
@@ -185,6 +252,11 @@ export STACK_SECRET='$SECRET'
 export STACK_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 export STACK_AMQP_PORT=$AMQP_PORT
 export STACK_FCGI_BIN=$BIN
+export STACK_WEB_SERVERS='$WEB_SERVERS'
+export STACK_URL_NGINX=http://$HTTP_ADDR
+export STACK_URL_APACHE=http://${APACHE_ADDR:-}
+export STACK_URL_APACHE_CGI=http://${APACHE_CGI_ADDR:-}
+export STACK_URL_LIGHTTPD=http://${LIGHTTPD_ADDR:-}
 EOT
 }
 
@@ -195,9 +267,14 @@ up)
     broker_start
     fcgi_start
     nginx_start
+    if [[ " $WEB_SERVERS " == *" apache "* || " $WEB_SERVERS " == *" lighttpd "* ]]; then secret_file; fi
+    [[ " $WEB_SERVERS " == *" apache "* ]] && apache_start
+    [[ " $WEB_SERVERS " == *" lighttpd "* ]] && lighttpd_start
     write_env
     ;;
 down)
+    lighttpd_stop
+    apache_stop
     nginx_stop
     fcgi_stop
     broker_stop

@@ -1,5 +1,6 @@
 internal import CFCGI
 import Core
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -66,7 +67,9 @@ final class FastCGIWorker {
     func run(_ responder: WebhookResponder, logger: Logger) {
         var failures = 0
         while true {
-            guard FCGX_Accept_r(request) >= 0 else {
+            let accepted = FCGX_Accept_r(request) >= 0
+            if Shutdown.requested.load(ordering: .sequentiallyConsistent) && !accepted { return }
+            guard accepted else {
                 // A transient accept failure (a peer that reset) must not end the worker; a permanent one
                 // (listener closed) would spin, so back off.
                 failures += 1
@@ -75,8 +78,10 @@ final class FastCGIWorker {
                 continue
             }
             failures = 0
+            Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
             serveOne(responder)
             FCGX_Finish_r(request)
+            Shutdown.inFlight.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 

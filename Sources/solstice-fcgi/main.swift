@@ -119,6 +119,7 @@ do {
     fail(error.description, code: 1)
 }
 
+Shutdown.install { logger.log(.info, $0) }
 logger.log(
     .info, "serving FastCGI",
     ["listen": .string(configuration.listen ?? "fd 0"), "workers": .int(configuration.workers)])
