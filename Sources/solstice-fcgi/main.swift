@@ -1,4 +1,5 @@
 import Core
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +15,10 @@ let usage = """
 
     commands:
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
-      check-config   validate the configuration and declare the broker topology; exit 0 only if all pass
+      check-config   check the configuration, the secret, the broker and its topology, the spool directory and
+                     (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
+        --dev              with check-config: accept running without a webhook secret
+        --web-config FILE  with check-config: nginx, Apache or lighttpd configuration to compare MAX_BODY_BYTES with
 
     flags (override the environment variable of the same meaning):
       --listen ADDR        FCGI_LISTEN: host:port or a unix socket path
@@ -32,6 +36,7 @@ let usage = """
       AMQP_RESULTS_QUEUE [solstice.results.v1]  AMQP_RESULTS_DLQ [solstice.results.v1.dlq]
       REPO_ALLOWLIST, BRANCH_ALLOWLIST   comma-separated globs [allow all]
       RUNS_ON_DEFAULT, RUNS_ON_MAP (owner/repo=label,...)
+      SPOOL_DIR            [/var/spool/solstice]
       LOG_LEVEL [info]  LOG_FORMAT [text|json]
     """
 
@@ -45,6 +50,8 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 
 var command = "serve"
 var overrides: [String: String] = [:]
+var allowDevMode = false
+var webConfigPath: String?
 var args = CommandLine.arguments.dropFirst()
 let flagVariables = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
 while let arg = args.popFirst() {
@@ -64,6 +71,11 @@ while let arg = args.popFirst() {
         overrides[variable] = parts[1]
     case "serve", "check-config":
         command = arg
+    case "--dev":
+        allowDevMode = true
+    case "--web-config":
+        guard let value = args.popFirst() else { fail("--web-config needs a file") }
+        webConfigPath = value
     default:
         fail("unknown argument \(arg); see --help")
     }
@@ -81,17 +93,20 @@ let logger = Logger(level: configuration.logLevel, format: configuration.logForm
 // MARK: - Commands
 
 if command == "check-config" {
-    print(
-        "✓ configuration: valid (\(configuration.isDevMode ? "dev mode, no webhook secret" : "\(configuration.webhookSecrets.count) webhook secret(s)"))"
-    )
-    do {
-        try JobPublisher.declareTopology(configuration.amqp)
-        print("✓ broker: connected, topology declared")
-        exit(0)
-    } catch {
-        print("✗ broker: \(error.message) (check AMQP_URL and that RabbitMQ runs)")
-        exit(1)
+    let check = ConfigCheck(configuration: configuration)
+    var results = [CheckResult(name: "configuration", ok: true, detail: "every variable is valid")]
+    results.append(check.secret(allowDevMode: allowDevMode))
+    results.append(check.broker())
+    results.append(check.spool())
+    if let path = webConfigPath {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            results.append(check.webServerLimit(configText: text, path: path))
+        } else {
+            results.append(CheckResult(name: "web server", ok: false, detail: "cannot read \(path)"))
+        }
     }
+    for result in results { print(result.line) }
+    exit(results.allSatisfy(\.ok) ? 0 : 1)
 }
 
 // Writing to a web server connection that closed must fail the write, not kill the process.

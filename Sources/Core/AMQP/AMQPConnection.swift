@@ -88,8 +88,10 @@ final class AMQPConnection {
         _ = amqp_set_rpc_timeout(state, &tv)
         let status = amqp_socket_open_noblock(socket, address.host, Int32(address.port), &tv)
         guard status == AMQP_STATUS_OK.rawValue else {
+            // rabbitmq-c's non-blocking connect reports only "a socket error occurred" (refused or unreachable).
             throw AMQPError(
-                code: status, message: "connect to \(address.host):\(address.port): \(Self.errorString(status))")
+                code: status,
+                message: "cannot connect to \(address.host):\(address.port): \(Self.errorString(status))")
         }
         try check(
             crabbitmq_login_plain(
