@@ -56,7 +56,8 @@ public struct ConfigCheck: Sendable {
             let fix: String
             switch error.code {
             case 406:
-                fix = "a queue or exchange exists with other arguments; delete it (rabbitmqctl delete_queue NAME) "
+                fix =
+                    "a queue or exchange exists with other arguments; delete it (rabbitmqctl delete_queue NAME) "
                     + "or point AMQP_* at other names"
             case 403:
                 fix = "the broker refused access: check the user, password and vhost in AMQP_URL"
