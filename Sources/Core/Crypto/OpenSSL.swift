@@ -37,3 +37,72 @@ enum OpenSSL {
         }
     }
 }
+
+/// A libcrypto failure with OpenSSL's own message (`ERR_error_string_n`) read at the throw site.
+public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
+    /// What was being done.
+    public var context: String
+    /// OpenSSL's error queue, oldest first.
+    public var reason: String
+
+    public var description: String { "\(context): \(reason)" }
+
+    init(_ context: String) {
+        self.context = context
+        var reasons: [String] = []
+        var buffer = [CChar](repeating: 0, count: 256)
+        var code = ERR_get_error()
+        while code != 0 {
+            ERR_error_string_n(code, &buffer, buffer.count)
+            reasons.append(String(cString: buffer))
+            code = ERR_get_error()
+        }
+        reason = reasons.isEmpty ? "unknown error" : reasons.joined(separator: "; ")
+    }
+}
+
+/// Owns an RSA private key (`EVP_PKEY*`) read from PEM, PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
+/// (`BEGIN PRIVATE KEY`). Immutable after init; OpenSSL 3 keys may sign from several threads at once.
+public final class RSAPrivateKey: @unchecked Sendable {
+    private let key: OpaquePointer
+
+    /// Parses `pem` (wraps `PEM_read_bio_PrivateKey`); throws unless it is an RSA key of at least 2048 bits.
+    public init(pem: String) throws(OpenSSLError) {
+        ERR_clear_error()
+        let bytes = Array(pem.utf8)
+        let parsed: OpaquePointer? = bytes.withUnsafeBytes { raw in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+        }
+        guard let parsed else { throw OpenSSLError("not a PEM private key") }
+        guard EVP_PKEY_get_base_id(parsed) == EVP_PKEY_RSA, EVP_PKEY_get_bits(parsed) >= 2048 else {
+            EVP_PKEY_free(parsed)
+            throw OpenSSLError("the key is not an RSA key of 2048 bits or more")
+        }
+        key = parsed
+    }
+
+    deinit { EVP_PKEY_free(key) }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message` (wraps `EVP_DigestSign`): the RS256 of JWTs.
+    public func signSHA256(_ message: [UInt8]) throws(OpenSSLError) -> [UInt8] {
+        guard let ctx = EVP_MD_CTX_new() else { throw OpenSSLError("EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestSignInit(ctx, nil, EVP_sha256(), nil, key) == 1 else {
+            throw OpenSSLError("EVP_DigestSignInit")
+        }
+        var length = 0
+        let ok = message.withUnsafeBufferPointer { m -> Bool in
+            guard EVP_DigestSign(ctx, nil, &length, m.baseAddress, m.count) == 1 else { return false }
+            return true
+        }
+        guard ok else { throw OpenSSLError("EVP_DigestSign (size)") }
+        var signature = [UInt8](repeating: 0, count: length)
+        let signed = message.withUnsafeBufferPointer { m in
+            EVP_DigestSign(ctx, &signature, &length, m.baseAddress, m.count) == 1
+        }
+        guard signed else { throw OpenSSLError("EVP_DigestSign") }
+        return Array(signature.prefix(length))
+    }
+}

@@ -1,0 +1,1302 @@
+#!/usr/bin/env python3
+"""Strict local stand-in for the parts of GitHub's REST API that Solstice CI uses.
+
+    python3 standin.py --port N --app-id ID --public-key PATH [--token-ttl S] [--log FILE]
+
+Prints ``ready`` (``ready PORT`` with ``--port 0``) on stdout once listening on
+127.0.0.1.  See README.md for the endpoints, the control API under
+``/_standin`` and exactly what is validated.  Dependencies: the standard
+library plus ``cryptography`` (RS256 verification).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+API_VERSION = "2022-11-28"
+DOCS = "https://docs.github.com/rest"
+MAX_JSON_BODY = 1024 * 1024          # API bodies over this → 413
+MAX_CONTROL_BODY = 32 * 1024 * 1024  # control API bodies (seeding files)
+MAX_TEXT = 65535                     # output.summary / output.text
+MAX_ANNOTATIONS_PER_REQUEST = 50
+JWT_MAX_LIFETIME = 600               # exp - iat, seconds
+CLOCK_DRIFT = 60                     # iat may be this far in the future
+# Bounds of the in-memory store.
+MAX_RUNS, MAX_ANNOTATIONS_PER_RUN, MAX_FILES, MAX_TOKENS, MAX_REQUESTS, MAX_FAULTS = (
+    50_000, 10_000, 10_000, 10_000, 10_000, 1_000)
+MAX_RECORDED_BODY = 256 * 1024        # larger bodies are recorded as {"_omitted_bytes": n}
+# Ids above 2^32 catch clients that store GitHub ids in 32-bit integers.
+RUN_ID_BASE, SUITE_ID_BASE, REPO_ID_BASE = 10_000_000_000, 20_000_000_000, 700_000_000
+
+STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success",
+               "skipped", "stale", "timed_out")
+LEVELS = ("notice", "warning", "failure")
+DEFAULT_PERMISSIONS = {"checks": "write", "contents": "read", "metadata": "read"}
+RAW_TYPES = ("application/vnd.github.raw", "application/vnd.github.raw+json",
+             "application/vnd.github.v3.raw", "application/vnd.github.v3.raw+json")
+SHA_RE = re.compile(r"^[0-9a-fA-F]{40}$")
+SEG = r"[^/]+"
+
+
+# --------------------------------------------------------------------------- helpers
+
+class ApiError(Exception):
+    """An error answered to the client as GitHub would (JSON body)."""
+
+    def __init__(self, status: int, message: str, *, errors=None, headers=None, close=False):
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+        self.headers, self.close = headers or {}, close
+
+    def body(self) -> dict:
+        out = {"message": self.message}
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out["documentation_url"] = DOCS
+        out["status"] = str(self.status)
+        return out
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str) -> float:
+    """ISO 8601 date-time with a time zone (``Z`` or offset); returns epoch seconds."""
+    if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$", value):
+        raise ValueError(value)
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.timestamp()
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def b64url_decode(segment: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*={0,2}", segment):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def describe(value) -> str:
+    """A JSON value as GitHub's validator quotes it (Ruby style)."""
+    if value is None:
+        return "nil"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_public_key(path: str):
+    data = open(path, "rb").read()
+    try:
+        key = serialization.load_pem_public_key(data)   # SPKI and PKCS#1 PEM
+    except ValueError:
+        key = serialization.load_pem_private_key(data, password=None).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the App key must be an RSA key")
+    return key
+
+
+# --------------------------------------------------------------------------- validation
+
+class Validation:
+    """Collects GitHub-style validation errors for one request body."""
+
+    def __init__(self, resource="CheckRun"):
+        self.resource, self.errors = resource, []
+
+    def add(self, field: str, code: str, message: str):
+        self.errors.append({"resource": self.resource, "field": field, "code": code,
+                            "message": message})
+
+    def string(self, obj: dict, key: str, field: str, *, required=False, nonempty=False,
+               max_len=None) -> str | None:
+        if key not in obj:
+            if required:
+                self.add(field, "missing_field", f'"{field}" wasn\'t supplied.')
+            return None
+        v = obj[key]
+        if not isinstance(v, str):
+            self.add(field, "invalid", f"For 'properties/{field}', {describe(v)} is not a string.")
+            return None
+        if nonempty and not v.strip():
+            self.add(field, "invalid", f"For 'properties/{field}', \"\" must not be blank.")
+            return None
+        if max_len is not None and len(v) > max_len:
+            self.add(field, "too_long", f"For 'properties/{field}', only {max_len} characters "
+                     f"are allowed; {len(v)} were supplied.")
+            return None
+        return v
+
+    def enum(self, obj: dict, key: str, field: str, allowed) -> str | None:
+        v = self.string(obj, key, field)
+        if v is not None and v not in allowed:
+            self.add(field, "invalid", f"For 'properties/{field}', {describe(v)} is not one of "
+                     f"{json.dumps(list(allowed))}.")
+            return None
+        return v
+
+    def integer(self, obj: dict, key: str, field: str, *, required=False, minimum=None):
+        if key not in obj:
+            if required:
+                self.add(field, "missing_field", f'"{field}" wasn\'t supplied.')
+            return None
+        v = obj[key]
+        if not is_int(v):
+            self.add(field, "invalid", f"For 'properties/{field}', {describe(v)} is not an integer.")
+            return None
+        if minimum is not None and v < minimum:
+            self.add(field, "invalid", f"For 'properties/{field}', {v} is less than {minimum}.")
+            return None
+        return v
+
+    def timestamp(self, obj: dict, key: str, field: str) -> float | None:
+        v = self.string(obj, key, field)
+        if v is None:
+            return None
+        try:
+            return parse_iso(v)
+        except ValueError:
+            self.add(field, "invalid", f"For 'properties/{field}', {describe(v)} is not a valid "
+                     "ISO 8601 timestamp (YYYY-MM-DDTHH:MM:SSZ).")
+            return None
+
+    def raise_if_any(self):
+        if self.errors:
+            raise ApiError(422, "Invalid request.", errors=self.errors)
+
+
+def validate_annotation(val: Validation, ann, i: int) -> dict | None:
+    f = f"output/annotations/{i}"
+    if not isinstance(ann, dict):
+        val.add(f, "invalid", f"For 'items', {describe(ann)} is not an object.")
+        return None
+    before = len(val.errors)
+    out = {
+        "path": val.string(ann, "path", f + "/path", required=True, nonempty=True),
+        "start_line": val.integer(ann, "start_line", f + "/start_line", required=True, minimum=1),
+        "end_line": val.integer(ann, "end_line", f + "/end_line", required=True, minimum=1),
+        "start_column": val.integer(ann, "start_column", f + "/start_column", minimum=1),
+        "end_column": val.integer(ann, "end_column", f + "/end_column", minimum=1),
+        "annotation_level": val.enum(ann, "annotation_level", f + "/annotation_level", LEVELS),
+        "message": val.string(ann, "message", f + "/message", required=True, max_len=65535),
+        "title": val.string(ann, "title", f + "/title", max_len=255),
+        "raw_details": val.string(ann, "raw_details", f + "/raw_details", max_len=65535),
+    }
+    if "annotation_level" not in ann:
+        val.add(f + "/annotation_level", "missing_field",
+                f'"{f}/annotation_level" wasn\'t supplied.')
+    if out["start_line"] and out["end_line"] and out["end_line"] < out["start_line"]:
+        val.add(f + "/end_line", "invalid", "end_line must not be before start_line.")
+    if (out["start_column"] is not None or out["end_column"] is not None) and \
+            out["start_line"] != out["end_line"]:
+        val.add(f + "/start_column", "invalid",
+                "start_column and end_column are only allowed when start_line equals end_line.")
+    return out if len(val.errors) == before else None
+
+
+def validate_check_run(body, *, creating: bool, existing: dict | None = None) -> dict:
+    """Validates a create (POST) or update (PATCH) body; returns the normalized changes."""
+    if not isinstance(body, dict):
+        raise ApiError(422, "Invalid request.", errors=[{
+            "resource": "CheckRun", "field": "", "code": "invalid",
+            "message": f"For 'root', {describe(body)} is not an object."}])
+    val = Validation()
+    ch: dict = {}
+    name = val.string(body, "name", "name", required=creating, nonempty=True)
+    if name is not None:
+        ch["name"] = name
+    if creating:
+        sha = val.string(body, "head_sha", "head_sha", required=True)
+        if sha is not None and not SHA_RE.match(sha):
+            val.add("head_sha", "invalid", f"For 'properties/head_sha', {describe(sha)} is not a "
+                    "40-character hexadecimal commit SHA.")
+        elif sha is not None:
+            ch["head_sha"] = sha.lower()
+    for key in ("details_url", "external_id"):
+        v = val.string(body, key, key)
+        if v is not None:
+            ch[key] = v
+    status = val.enum(body, "status", "status", STATUSES)
+    allowed_conclusions = CONCLUSIONS if creating else tuple(c for c in CONCLUSIONS if c != "stale")
+    conclusion = val.enum(body, "conclusion", "conclusion", allowed_conclusions)
+    started = val.timestamp(body, "started_at", "started_at")
+    completed = val.timestamp(body, "completed_at", "completed_at")
+    if started is not None:
+        ch["started_at"] = started
+    if completed is not None:
+        ch["completed_at"] = completed
+    if status is not None:
+        ch["status"] = status
+    if conclusion is not None:
+        ch["conclusion"] = conclusion
+        ch["status"] = "completed"      # GitHub: a conclusion implies status completed
+    has_conclusion = "conclusion" in body or bool(existing and existing.get("conclusion"))
+    if status == "completed" and not has_conclusion:
+        val.add("conclusion", "missing_field",
+                '"conclusion" wasn\'t supplied; it is required when status is "completed".')
+    if "completed_at" in body and not has_conclusion:
+        val.add("conclusion", "missing_field",
+                '"conclusion" wasn\'t supplied; it is required when completed_at is given.')
+
+    if "output" in body:
+        output = body["output"]
+        if not isinstance(output, dict):
+            val.add("output", "invalid", f"For 'properties/output', {describe(output)} is not an object.")
+        else:
+            out = {}
+            for key in ("title", "summary"):
+                v = val.string(output, key, "output/" + key, required=True,
+                               max_len=MAX_TEXT if key == "summary" else None)
+                if v is not None:
+                    out[key] = v
+            text = val.string(output, "text", "output/text", max_len=MAX_TEXT)
+            if text is not None:
+                out["text"] = text
+            anns = output.get("annotations")
+            out["annotations"] = []
+            if "annotations" in output:
+                if not isinstance(anns, list):
+                    val.add("output/annotations", "invalid",
+                            f"For 'properties/annotations', {describe(anns)} is not an array.")
+                elif len(anns) > MAX_ANNOTATIONS_PER_REQUEST:
+                    val.add("output/annotations", "too_long",
+                            f"For 'properties/annotations', {len(anns)} items were supplied; "
+                            f"the maximum is {MAX_ANNOTATIONS_PER_REQUEST} per request.")
+                else:
+                    for i, ann in enumerate(anns):
+                        a = validate_annotation(val, ann, i)
+                        if a is not None:
+                            out["annotations"].append(a)
+            if "images" in output:
+                imgs = output["images"]
+                if not isinstance(imgs, list):
+                    val.add("output/images", "invalid", "For 'properties/images', not an array.")
+                else:
+                    for i, img in enumerate(imgs):
+                        if not isinstance(img, dict):
+                            val.add(f"output/images/{i}", "invalid", "image is not an object.")
+                            continue
+                        val.string(img, "alt", f"output/images/{i}/alt", required=True)
+                        val.string(img, "image_url", f"output/images/{i}/image_url", required=True)
+                        val.string(img, "caption", f"output/images/{i}/caption")
+                    out["images"] = imgs
+            ch["output"] = out
+    if "actions" in body:
+        acts = body["actions"]
+        if not isinstance(acts, list) or len(acts) > 3:
+            val.add("actions", "invalid", "actions must be an array of at most 3 objects.")
+        else:
+            for i, act in enumerate(acts):
+                if not isinstance(act, dict):
+                    val.add(f"actions/{i}", "invalid", "action is not an object.")
+                    continue
+                val.string(act, "label", f"actions/{i}/label", required=True, max_len=20)
+                val.string(act, "description", f"actions/{i}/description", required=True, max_len=40)
+                val.string(act, "identifier", f"actions/{i}/identifier", required=True, max_len=20)
+            ch["actions"] = acts
+    val.raise_if_any()
+    return ch
+
+
+# --------------------------------------------------------------------------- state
+
+class State:
+    """Everything the stand-in remembers; one lock guards it all."""
+
+    def __init__(self, app_id: str, public_key, token_ttl: int):
+        self.app_id, self.public_key, self.token_ttl = app_id, public_key, token_ttl
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.installations: dict[str, int] = {}   # repo key (lower) → installation id
+            self.repo_names: dict[str, str] = {}      # repo key → "Owner/Repo" as given
+            self.repo_ids: dict[str, int] = {}
+            self.repo_by_id: dict[int, str] = {}
+            self.files: dict[tuple, bytes] = {}       # (repo key, ref or "", path) → bytes
+            self.tokens: dict[str, dict] = {}
+            self.runs: dict[int, dict] = {}
+            self.suites: dict[tuple, int] = {}
+            self.faults: list[dict] = []
+            self.requests: list[dict] = []
+            self.rate: dict[str, dict] = {}
+            self.next_run = RUN_ID_BASE + 1
+            self.next_seq = 1
+
+    # -- repositories
+    def repo_key(self, owner: str, repo: str) -> str:
+        return f"{owner}/{repo}".lower()
+
+    def repo_id(self, key: str) -> int:
+        with self.lock:
+            if key not in self.repo_ids:
+                rid = REPO_ID_BASE + len(self.repo_ids) + 1
+                self.repo_ids[key], self.repo_by_id[rid] = rid, key
+            return self.repo_ids[key]
+
+    def display(self, key: str) -> str:
+        return self.repo_names.get(key, key)
+
+    # -- rate limits: reported on every response, never enforced (use faults for that)
+    def rate_headers(self, key: str) -> dict:
+        limit = 60 if key == "anon" else 5000
+        with self.lock:
+            t = now()
+            entry = self.rate.get(key)
+            if entry is None or entry["reset"] <= t:
+                entry = self.rate[key] = {"reset": int(t) + 3600, "used": 0}
+            entry["used"] += 1
+            used, reset = entry["used"], entry["reset"]
+        return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(max(0, limit - used)),
+                "x-ratelimit-reset": str(reset), "x-ratelimit-used": str(used),
+                "x-ratelimit-resource": "core"}
+
+    # -- faults
+    def take_fault(self, method: str, path: str) -> dict | None:
+        with self.lock:
+            for f in self.faults:
+                if (f["method"] is None or f["method"] == method) and f["regex"].search(path):
+                    f["count"] -= 1
+                    if f["count"] <= 0:
+                        self.faults.remove(f)
+                    return dict(f)
+        return None
+
+    # -- tokens
+    def issue_token(self, installation: int, permissions: dict, repos: list | None) -> dict:
+        with self.lock:
+            if len(self.tokens) >= MAX_TOKENS:   # forget expired ones first, then the oldest
+                for k in [k for k, v in self.tokens.items() if v["expires"] <= now()]:
+                    del self.tokens[k]
+                while len(self.tokens) >= MAX_TOKENS:
+                    del self.tokens[next(iter(self.tokens))]
+            token = "ghs_" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                                     for _ in range(36))
+            info = {"installation": installation, "expires": now() + self.token_ttl,
+                    "permissions": permissions, "repos": repos}
+            self.tokens[token] = info
+            return {"token": token, **info}
+
+    # -- check runs
+    def suite_id(self, key: str, sha: str) -> int:
+        with self.lock:
+            return self.suites.setdefault((key, sha), SUITE_ID_BASE + len(self.suites) + 1)
+
+    def create_run(self, key: str, ch: dict) -> dict:
+        with self.lock:
+            if len(self.runs) >= MAX_RUNS:
+                raise ApiError(507, f"stand-in store is full ({MAX_RUNS} check runs); "
+                               "POST /_standin/reset")
+            rid = self.next_run
+            self.next_run += 1
+            t = now()
+            run = {"id": rid, "repo": key, "name": ch["name"], "head_sha": ch["head_sha"],
+                   "external_id": ch.get("external_id", ""), "details_url": ch.get("details_url"),
+                   "status": ch.get("status", "queued"), "conclusion": ch.get("conclusion"),
+                   "started_at": ch.get("started_at", t), "completed_at": ch.get("completed_at"),
+                   "output": {"title": None, "summary": None, "text": None}, "annotations": [],
+                   "images": [], "actions": ch.get("actions", []), "created": t}
+            self._apply_output(run, ch)
+            if run["status"] == "completed" and run["completed_at"] is None:
+                run["completed_at"] = t
+            self.runs[rid] = run
+            return run
+
+    def update_run(self, run: dict, ch: dict):
+        with self.lock:
+            adding = len((ch.get("output") or {}).get("annotations", []))
+            if len(run["annotations"]) + adding > MAX_ANNOTATIONS_PER_RUN:
+                self._apply_output(run, ch)   # raises the 422 before anything changes
+            for k in ("name", "details_url", "external_id", "started_at", "completed_at",
+                      "conclusion", "actions"):
+                if k in ch:
+                    run[k] = ch[k]
+            if "status" in ch:
+                run["status"] = ch["status"]
+                if ch["status"] != "completed" and "conclusion" not in ch:
+                    run["conclusion"], run["completed_at"] = None, None
+            if run["status"] == "completed" and run["completed_at"] is None:
+                run["completed_at"] = now()
+            self._apply_output(run, ch)
+
+    def _apply_output(self, run: dict, ch: dict):
+        out = ch.get("output")
+        if not out:
+            return
+        for k in ("title", "summary", "text"):
+            if k in out:
+                run["output"][k] = out[k]
+        if len(run["annotations"]) + len(out["annotations"]) > MAX_ANNOTATIONS_PER_RUN:
+            raise ApiError(422, "Invalid request.", errors=[{
+                "resource": "CheckRun", "field": "output/annotations", "code": "too_long",
+                "message": f"stand-in keeps at most {MAX_ANNOTATIONS_PER_RUN} annotations per run"}])
+        run["annotations"].extend(out["annotations"])
+        if "images" in out:
+            run["images"] = out["images"]
+
+    def run_json(self, run: dict, base: str, *, with_annotations=False) -> dict:
+        key = run["repo"]
+        name = self.display(key)
+        api = f"{base}/repos/{name}/check-runs/{run['id']}"
+        obj = {
+            "id": run["id"], "node_id": base64.b64encode(f"CR_{run['id']}".encode()).decode(),
+            "head_sha": run["head_sha"], "external_id": run["external_id"], "url": api,
+            "html_url": f"https://github.com/{name}/runs/{run['id']}",
+            "details_url": run["details_url"], "status": run["status"],
+            "conclusion": run["conclusion"], "started_at": iso(run["started_at"]),
+            "completed_at": iso(run["completed_at"]),
+            "output": {"title": run["output"]["title"], "summary": run["output"]["summary"],
+                       "text": run["output"]["text"], "annotations_count": len(run["annotations"]),
+                       "annotations_url": api + "/annotations"},
+            "name": run["name"], "check_suite": {"id": self.suite_id(key, run["head_sha"])},
+            "app": {"id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
+                    "slug": "solstice-ci-standin", "name": "Solstice CI (stand-in)",
+                    "owner": {"login": name.split("/")[0]}},
+            "pull_requests": [],
+        }
+        if run["images"]:
+            obj["output"]["images"] = run["images"]
+        if with_annotations:
+            obj["repository"] = name
+            obj["annotations"] = [annotation_json(a, name, run["head_sha"]) for a in run["annotations"]]
+        return obj
+
+
+def annotation_json(a: dict, repo_name: str, sha: str) -> dict:
+    return {"path": a["path"], "blob_href": f"https://github.com/{repo_name}/blob/{sha}/{a['path']}",
+            "start_line": a["start_line"], "end_line": a["end_line"],
+            "start_column": a["start_column"], "end_column": a["end_column"],
+            "annotation_level": a["annotation_level"], "title": a["title"],
+            "message": a["message"], "raw_details": a["raw_details"]}
+
+
+def paginate(items: list, query: dict, link_base: str, pairs: list):
+    """GitHub-style page/per_page slicing; returns (page items, Link header or None)."""
+    def as_int(name, default):
+        try:
+            v = int(query.get(name, default))
+        except (TypeError, ValueError):
+            return default
+        return v if v >= 1 else default
+    per_page = min(as_int("per_page", 30), 100)
+    page = as_int("page", 1)
+    last = max(1, math.ceil(len(items) / per_page))
+    chunk = items[(page - 1) * per_page: page * per_page]
+
+    def url(p):
+        q = [(k, v) for k, v in pairs if k != "page"] + [("page", str(p))]
+        return f"<{link_base}?{urllib.parse.urlencode(q)}>"
+    links = []
+    if page > 1:
+        links.append(f'{url(page - 1)}; rel="prev"')
+    if page < last:
+        links.append(f'{url(page + 1)}; rel="next"')
+        links.append(f'{url(last)}; rel="last"')
+    if page > 1:
+        links.append(f'{url(1)}; rel="first"')
+    return chunk, (", ".join(links) if links else None)
+
+
+# --------------------------------------------------------------------------- HTTP handler
+
+def auth_kind(header: str | None) -> str | None:
+    """Authorization reduced to scheme + kind, never the secret."""
+    if not header:
+        return None
+    scheme, _, cred = header.strip().partition(" ")
+    cred = cred.strip()
+    if cred.count(".") == 2:
+        kind = "jwt"
+    elif cred.startswith("ghs_"):
+        kind = "installation-token"
+    elif not cred:
+        kind = "empty"
+    else:
+        kind = "other"
+    return f"{scheme} {kind}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"   # errors on garbage request lines get a status line
+    timeout = 60
+    state: State = None   # set by serve()
+    log_file = None
+    log_lock = threading.Lock()
+
+    # Every method (including unknown ones) goes through _handle.
+    def __getattr__(self, name):
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def version_string(self):
+        return "github.com"
+
+    def log_message(self, fmt, *args):   # silence http.server's stderr logging
+        pass
+
+    def send_error(self, code, message=None, explain=None):
+        """Malformed request lines/headers: answer JSON instead of HTML."""
+        self.close_connection = True
+        body = json.dumps({"message": message or HTTPStatus(code).phrase,
+                           "documentation_url": DOCS, "status": str(code)}).encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass
+
+    # -- plumbing
+    def _base(self) -> str:
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        return f"http://{host}"
+
+    def _send(self, status: int, body: bytes, ctype="application/json; charset=utf-8",
+              headers: dict | None = None):
+        self._status = status
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if status not in (204, 304):
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and status not in (204, 304):
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj, headers=None):
+        self._send(status, json.dumps(obj, indent=None).encode(), headers=headers)
+
+    def _read_body(self, limit: int) -> bytes:
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = bytearray()
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise ApiError(400, "Malformed chunked body", close=True)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                if len(data) + size > limit:
+                    self.close_connection = True
+                    raise ApiError(413, "Request body too large", close=True)
+                data += self.rfile.read(size)
+                self.rfile.readline(16)
+        cl = self.headers.get("Content-Length")
+        if cl is None:
+            return b""
+        try:
+            n = int(cl)
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise ApiError(400, "Invalid Content-Length header", close=True)
+        if n > limit:
+            # Drain a moderately large body so the client sees the 413 instead of a
+            # broken pipe; the connection is closed afterwards either way.
+            remaining = n if n <= 64 * 1024 * 1024 else 0
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self.close_connection = True
+            raise ApiError(413, f"Request body too large (limit {limit} bytes)", close=True)
+        return self.rfile.read(n) if n else b""
+
+    @staticmethod
+    def _parse_json(raw: bytes, *, empty_ok=True):
+        if not raw.strip():
+            if empty_ok:
+                return {}
+            raise ApiError(400, "Problems parsing JSON")
+        try:
+            def bad_constant(c):
+                raise ValueError(c)
+            return json.loads(raw.decode("utf-8"), parse_constant=bad_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ApiError(400, "Problems parsing JSON")
+
+    def _handle(self):
+        self._status, self._fault = None, False
+        started = time.monotonic()
+        try:
+            split = urllib.parse.urlsplit(self.path)
+            path = split.path or "/"
+            pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
+            if path == "/_standin" or path.startswith("/_standin/"):
+                self._control(path, pairs)
+            else:
+                self._api(path, split.query, pairs)
+        except OSError:
+            self.close_connection = True
+        finally:
+            if self.log_file is not None and not (self.path or "").startswith("/_standin"):
+                ms = (time.monotonic() - started) * 1000
+                line = (f"{iso(now())} {self.command} {self.path} {self._status} {ms:.1f}ms"
+                        f"{' fault' if self._fault else ''}\n")
+                with self.log_lock:
+                    self.log_file.write(line)
+                    self.log_file.flush()
+
+    # -- the API
+    def _api(self, path: str, query: str, pairs: list):
+        st = self.state
+        method = self.command
+        h = self.headers
+        auth = h.get("Authorization")
+        record = {"method": method, "path": path, "query": query_dict(pairs),
+                  "headers": {"accept": h.get("Accept"), "user-agent": h.get("User-Agent"),
+                              "x-github-api-version": h.get("X-GitHub-Api-Version"),
+                              "content-type": h.get("Content-Type"),
+                              "authorization": auth_kind(auth)},
+                  "body": None, "status": None, "fault": False, "time": None}
+        with st.lock:
+            record["seq"], st.next_seq = st.next_seq, st.next_seq + 1
+            record["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            st.requests.append(record)
+            del st.requests[:-MAX_REQUESTS]
+        rate = st.rate_headers(self._rate_key(auth))
+        common = {**rate, "x-github-api-version-selected": API_VERSION,
+                  "x-github-request-id": secrets.token_hex(8).upper(),
+                  "x-github-media-type": "github.v3; format=json"}
+        try:
+            try:
+                raw = self._read_body(MAX_JSON_BODY)
+                if len(raw) > MAX_RECORDED_BODY:
+                    record["body"] = {"_omitted_bytes": len(raw)}
+                elif raw:
+                    try:
+                        record["body"] = json.loads(raw.decode("utf-8"))
+                    except (UnicodeDecodeError, ValueError, RecursionError):
+                        record["body"] = {"_unparsed_bytes": len(raw)}
+                fault = st.take_fault(method, path)
+                if fault is not None:
+                    if fault["delay"]:
+                        time.sleep(fault["delay"])
+                    if fault["status"] is not None:
+                        self._fault = record["fault"] = True
+                        return self._answer_fault(fault, common, auth)
+                self._check_headers()
+                self._route(method, path, pairs, raw, auth, common)
+            except ApiError as e:
+                if e.close:
+                    self.close_connection = True
+                self._json(e.status, e.body(), headers={**common, **e.headers})
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+                self._json(500, {"message": "stand-in internal error (see its stderr)",
+                                 "documentation_url": DOCS, "status": "500"}, headers=common)
+        finally:
+            record["status"] = self._status
+
+    def _rate_key(self, auth: str | None) -> str:
+        if not auth:
+            return "anon"
+        cred = auth.strip().partition(" ")[2].strip()
+        info = self.state.tokens.get(cred)
+        if info is not None:
+            return f"installation:{info['installation']}"
+        return "app" if cred.count(".") == 2 else "anon"
+
+    def _answer_fault(self, fault: dict, common: dict, auth):
+        status, headers = fault["status"], {**common, **fault["headers"]}
+        body = fault["body"]
+        if body is None and status in (403, 429):
+            if str(fault["headers"].get("x-ratelimit-remaining", "")).strip() == "0":
+                key = self._rate_key(auth)
+                who = f" for installation ID {key.split(':')[1]}" if key.startswith("installation:") else ""
+                body = {"message": f"API rate limit exceeded{who}. If you reach out to GitHub "
+                        "Support for help, please include the request ID "
+                        f"{common['x-github-request-id']}.",
+                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}
+            else:
+                body = {"message": "You have exceeded a secondary rate limit. Please wait a few "
+                        "minutes before you try again. If you reach out to GitHub Support for "
+                        "help, please include the request ID "
+                        f"{common['x-github-request-id']}.",
+                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}
+        elif body is None:
+            phrase = {401: "Bad credentials", 404: "Not Found", 500: "Server Error"}.get(status)
+            try:
+                phrase = phrase or HTTPStatus(status).phrase
+            except ValueError:
+                phrase = phrase or "Error"
+            body = {"message": phrase, "documentation_url": DOCS, "status": str(status)}
+        if isinstance(body, str):
+            return self._send(status, body.encode(), "text/html; charset=utf-8", headers)
+        return self._json(status, body, headers)
+
+    def _check_headers(self):
+        h = self.headers
+        if not (h.get("User-Agent") or "").strip():
+            raise ApiError(403, "Request forbidden by administrative rules. Please make sure "
+                           "your request has a User-Agent header (https://docs.github.com/"
+                           "rest/overview/resources-in-the-rest-api#user-agent-required).")
+        version = h.get("X-GitHub-Api-Version")
+        if version is None or not version.strip():
+            raise ApiError(400, "Missing X-GitHub-Api-Version header; the stand-in requires "
+                           f"X-GitHub-Api-Version: {API_VERSION} on every request.")
+        if version.strip() != API_VERSION:
+            raise ApiError(400, f"API version {version.strip()} is not supported "
+                           f"(the stand-in only accepts {API_VERSION}).")
+        if not (h.get("Accept") or "").strip():
+            raise ApiError(400, "Missing Accept header; the stand-in requires one "
+                           "(e.g. application/vnd.github+json).")
+
+    ROUTES = [
+        ("GET", rf"^/app$", "get_app", "jwt"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/installation$", "get_installation", "jwt"),
+        ("POST", rf"^/app/installations/(?P<iid>\d+)/access_tokens$", "create_token", "jwt"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/contents/(?P<fpath>.+)$", "get_contents", "token"),
+        ("POST", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs$", "create_run", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs/(?P<rid>\d+)$", "get_run", "token"),
+        ("PATCH", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs/(?P<rid>\d+)$", "update_run", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs/(?P<rid>\d+)/annotations$", "list_annotations", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/commits/(?P<ref>{SEG})/check-runs$", "list_runs", "token"),
+    ]
+    COMPILED = [(m, re.compile(r), fn, a) for m, r, fn, a in ROUTES]
+
+    def _route(self, method, path, pairs, raw, auth, common):
+        st = self.state
+        m = re.match(r"^/repositories/(\d+)(/.*)$", path)
+        if m:   # GitHub's Link headers use /repositories/{id}/...
+            key = st.repo_by_id.get(int(m.group(1)))
+            if key is None:
+                raise ApiError(404, "Not Found")
+            path = f"/repos/{st.display(key)}{m.group(2)}"
+        lookup = "GET" if method == "HEAD" else method
+        for meth, rx, fn, kind in self.COMPILED:
+            mm = rx.match(path)
+            if mm and meth == lookup:
+                args = {k: urllib.parse.unquote(v) for k, v in mm.groupdict().items()}
+                cred = self._authenticate(kind, auth)
+                body = self._parse_json(raw) if method in ("POST", "PATCH", "PUT") else None
+                ctx = {"cred": cred, "query": query_dict(pairs), "pairs": pairs,
+                       "common": common, "body": body, "path": path}
+                return getattr(self, "api_" + fn)(ctx, **args)
+        raise ApiError(404, "Not Found")
+
+    # -- authentication
+    def _authenticate(self, kind: str, auth: str | None) -> dict:
+        if not auth or not auth.strip():
+            raise ApiError(401, "Requires authentication")
+        scheme, _, cred = auth.strip().partition(" ")
+        scheme, cred = scheme.lower(), cred.strip()
+        if kind == "jwt":
+            if scheme != "bearer":
+                raise ApiError(401, "A JSON web token could not be decoded: an App JWT must be "
+                               "sent as 'Authorization: Bearer <jwt>'.")
+            return {"kind": "jwt", "claims": self._verify_jwt(cred)}
+        if scheme not in ("token", "bearer"):
+            raise ApiError(401, "Bad credentials")
+        if cred.count(".") == 2:
+            raise ApiError(403, "A JSON web token cannot be used to access this endpoint; use an "
+                           "installation access token (POST /app/installations/{id}/access_tokens).")
+        with self.state.lock:
+            info = self.state.tokens.get(cred)
+            if info is None or info["expires"] <= now():
+                raise ApiError(401, "Bad credentials")
+            return {"kind": "token", **info}
+
+    def _verify_jwt(self, token: str) -> dict:
+        def fail(msg):
+            raise ApiError(401, msg)
+        parts = token.split(".")
+        if len(parts) != 3:
+            fail("A JSON web token could not be decoded")
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+            signature = b64url_decode(parts[2])
+        except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+            fail("A JSON web token could not be decoded")
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            fail("A JSON web token could not be decoded")
+        if header.get("alg") != "RS256":
+            fail(f"A JSON web token could not be decoded: the 'alg' header must be RS256 "
+                 f"(got {describe(header.get('alg'))}).")
+        iss = claims.get("iss")
+        if not ((is_int(iss) or isinstance(iss, str)) and str(iss) == self.state.app_id):
+            fail(f"'Issuer' claim ('iss') must be the App ID {self.state.app_id} "
+                 f"(got {describe(iss)}).")
+        try:
+            self.state.public_key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"),
+                                         padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            fail("A JSON web token could not be decoded: the signature does not verify with "
+                 "the App's public key.")
+        t = int(now())
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not is_int(iat):
+            fail("'Issued at' claim ('iat') must be an Integer representing the time that the "
+                 "assertion was issued.")
+        if iat > t + CLOCK_DRIFT:
+            fail(f"'Issued at' claim ('iat') must be an Integer representing a time in the past "
+                 f"(it is {iat - t} s in the future; {CLOCK_DRIFT} s of drift are allowed).")
+        if not (is_int(exp) or isinstance(exp, float)):
+            fail("'Expiration time' claim ('exp') must be a numeric value representing the "
+                 "future time at which the assertion expires.")
+        if exp <= iat:
+            fail("'Expiration time' claim ('exp') must be after the 'Issued at' claim ('iat').")
+        if exp - iat > JWT_MAX_LIFETIME or exp > t + JWT_MAX_LIFETIME + CLOCK_DRIFT:
+            fail("'Expiration time' claim ('exp') is too far in the future "
+                 f"(at most {JWT_MAX_LIFETIME} s after 'iat').")
+        if exp <= t:
+            fail("'Expiration time' claim ('exp') must be a numeric value representing the "
+                 f"future time at which the assertion expires (it expired {t - int(exp)} s ago).")
+        return claims
+
+    def _repo_access(self, ctx, owner, repo, permission: str, write: bool) -> str:
+        """Token scoping: the repository must belong to the token's installation."""
+        st, cred = self.state, ctx["cred"]
+        key = st.repo_key(owner, repo)
+        with st.lock:
+            inst = st.installations.get(key)
+        if inst is None:
+            raise ApiError(404, "Not Found")
+        if inst != cred["installation"] or (cred["repos"] is not None and key not in cred["repos"]):
+            # Another installation's repository: reads look absent, writes are refused.
+            if write:
+                raise ApiError(403, "Resource not accessible by integration")
+            raise ApiError(404, "Not Found")
+        granted = cred["permissions"].get(permission)
+        if granted is None or (write and granted != "write"):
+            raise ApiError(403, "Resource not accessible by integration")
+        return key
+
+    # -- endpoints
+    def api_get_app(self, ctx):
+        self._json(200, {"id": int(self.state.app_id) if self.state.app_id.isdigit() else self.state.app_id,
+                         "slug": "solstice-ci-standin", "name": "Solstice CI (stand-in)",
+                         "permissions": DEFAULT_PERMISSIONS, "events": ["check_run", "check_suite",
+                                                                        "push", "pull_request"]},
+                   ctx["common"])
+
+    def api_get_installation(self, ctx, owner, repo):
+        st = self.state
+        key = st.repo_key(owner, repo)
+        with st.lock:
+            iid = st.installations.get(key)
+        if iid is None:
+            raise ApiError(404, "Not Found")
+        self._json(200, self._installation_json(iid, st.display(key).split("/")[0]), ctx["common"])
+
+    def _installation_json(self, iid: int, login: str) -> dict:
+        base = self._base()
+        return {"id": iid, "account": {"login": login, "type": "Organization"},
+                "app_id": int(self.state.app_id) if self.state.app_id.isdigit() else self.state.app_id,
+                "app_slug": "solstice-ci-standin", "target_type": "Organization",
+                "repository_selection": "selected",
+                "access_tokens_url": f"{base}/app/installations/{iid}/access_tokens",
+                "repositories_url": f"{base}/installation/repositories",
+                "html_url": f"https://github.com/organizations/{login}/settings/installations/{iid}",
+                "permissions": DEFAULT_PERMISSIONS, "events": ["check_run", "check_suite", "push",
+                                                               "pull_request"],
+                "created_at": iso(now()), "updated_at": iso(now()), "single_file_name": None,
+                "suspended_at": None, "suspended_by": None}
+
+    def api_create_token(self, ctx, iid):
+        st, body = self.state, ctx["body"]
+        iid = int(iid)
+        with st.lock:
+            repos = sorted(k for k, v in st.installations.items() if v == iid)
+        if not repos:
+            raise ApiError(404, "Not Found")
+        if not isinstance(body, dict):
+            raise ApiError(422, "Invalid request.", errors=["Body must be a JSON object."])
+        val = Validation("InstallationToken")
+        perms = dict(DEFAULT_PERMISSIONS)
+        if "permissions" in body:
+            req = body["permissions"]
+            if not isinstance(req, dict) or not all(isinstance(v, str) for v in req.values()):
+                val.add("permissions", "invalid", "permissions must be an object of strings.")
+            else:
+                for name, level in req.items():
+                    have = DEFAULT_PERMISSIONS.get(name)
+                    if level not in ("read", "write") or have is None or \
+                            (level == "write" and have != "write"):
+                        raise ApiError(422, "The permissions requested are not granted to this "
+                                       "installation.")
+                perms = dict(req)
+        selected = None
+        if "repositories" in body:
+            names = body["repositories"]
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                val.add("repositories", "invalid", "repositories must be an array of names.")
+            else:
+                by_name = {k.split("/", 1)[1]: k for k in repos}
+                missing = [n for n in names if n.lower() not in by_name]
+                if missing:
+                    raise ApiError(422, f"There is at least one repository that does not exist "
+                                   f"or is not accessible to the parent installation: {missing}.")
+                selected = [by_name[n.lower()] for n in names]
+        if "repository_ids" in body:
+            ids = body["repository_ids"]
+            if not isinstance(ids, list) or not all(is_int(i) for i in ids):
+                val.add("repository_ids", "invalid", "repository_ids must be an array of integers.")
+            else:
+                keys = [st.repo_by_id.get(i) for i in ids]
+                if any(k not in repos for k in keys):
+                    raise ApiError(422, "There is at least one repository that does not exist or "
+                                   "is not accessible to the parent installation.")
+                selected = sorted(set((selected or []) + keys))
+        val.raise_if_any()
+        tok = st.issue_token(iid, perms, selected)
+        out = {"token": tok["token"], "expires_at": iso(tok["expires"]), "permissions": perms,
+               "repository_selection": "selected"}
+        if selected is not None:
+            out["repositories"] = [{"id": st.repo_id(k), "name": st.display(k).split("/")[1],
+                                    "full_name": st.display(k)} for k in selected]
+        self._json(201, out, ctx["common"])
+
+    def api_get_contents(self, ctx, owner, repo, fpath):
+        st = self.state
+        key = self._repo_access(ctx, owner, repo, "contents", write=False)
+        ref = ctx["query"].get("ref") or ""
+        fpath = fpath.strip("/")
+        with st.lock:
+            data = st.files.get((key, ref, fpath))
+        if data is None:
+            raise ApiError(404, "Not Found")
+        accept = [p.split(";")[0].strip().lower() for p in (self.headers.get("Accept") or "").split(",")]
+        blob_sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        headers = {**ctx["common"], "ETag": f'W/"{blob_sha}"'}
+        if any(a in RAW_TYPES for a in accept):
+            headers["x-github-media-type"] = "github.v3; param=raw"
+            return self._send(200, data, "application/vnd.github.raw", headers)
+        name = st.display(key)
+        b64 = base64.b64encode(data).decode()
+        content = "".join(b64[i:i + 60] + "\n" for i in range(0, len(b64), 60))
+        api = f"{self._base()}/repos/{name}/contents/{urllib.parse.quote(fpath)}?ref={urllib.parse.quote(ref)}"
+        git = f"{self._base()}/repos/{name}/git/blobs/{blob_sha}"
+        html = f"https://github.com/{name}/blob/{ref or 'HEAD'}/{fpath}"
+        self._json(200, {"type": "file", "encoding": "base64", "size": len(data),
+                         "name": fpath.rsplit("/", 1)[-1], "path": fpath, "content": content,
+                         "sha": blob_sha, "url": api, "git_url": git, "html_url": html,
+                         "download_url": f"https://raw.githubusercontent.com/{name}/{ref or 'HEAD'}/{fpath}",
+                         "_links": {"self": api, "git": git, "html": html}}, headers)
+
+    def api_create_run(self, ctx, owner, repo):
+        key = self._repo_access(ctx, owner, repo, "checks", write=True)
+        ch = validate_check_run(ctx["body"], creating=True)
+        run = self.state.create_run(key, ch)
+        obj = self.state.run_json(run, self._base())
+        self._json(201, obj, {**ctx["common"], "Location": obj["url"]})
+
+    def _find_run(self, key: str, rid: str) -> dict:
+        run = self.state.runs.get(int(rid))
+        if run is None or run["repo"] != key:
+            raise ApiError(404, "Not Found")
+        return run
+
+    def api_get_run(self, ctx, owner, repo, rid):
+        key = self._repo_access(ctx, owner, repo, "checks", write=False)
+        with self.state.lock:
+            obj = self.state.run_json(self._find_run(key, rid), self._base())
+        self._json(200, obj, ctx["common"])
+
+    def api_update_run(self, ctx, owner, repo, rid):
+        key = self._repo_access(ctx, owner, repo, "checks", write=True)
+        with self.state.lock:
+            run = self._find_run(key, rid)
+            ch = validate_check_run(ctx["body"], creating=False, existing=run)
+            self.state.update_run(run, ch)
+            obj = self.state.run_json(run, self._base())
+        self._json(200, obj, ctx["common"])
+
+    def api_list_annotations(self, ctx, owner, repo, rid):
+        st = self.state
+        key = self._repo_access(ctx, owner, repo, "checks", write=False)
+        with st.lock:
+            run = self._find_run(key, rid)
+            items = [annotation_json(a, st.display(key), run["head_sha"]) for a in run["annotations"]]
+        link_base = f"{self._base()}/repositories/{st.repo_id(key)}/check-runs/{rid}/annotations"
+        page, link = paginate(items, ctx["query"], link_base, ctx["pairs"])
+        self._json(200, page, {**ctx["common"], **({"Link": link} if link else {})})
+
+    def api_list_runs(self, ctx, owner, repo, ref):
+        st, q = self.state, ctx["query"]
+        key = self._repo_access(ctx, owner, repo, "checks", write=False)
+        flt = q.get("filter", "latest")
+        val = Validation()
+        if flt not in ("latest", "all"):
+            val.add("filter", "invalid", f"filter must be one of latest, all (got {describe(flt)}).")
+        if "status" in q and q["status"] not in ("queued", "in_progress", "completed"):
+            val.add("status", "invalid", f"status must be one of queued, in_progress, completed "
+                    f"(got {describe(q['status'])}).")
+        val.raise_if_any()
+        sha = ref.lower()
+        with st.lock:
+            runs = [r for r in st.runs.values() if r["repo"] == key and r["head_sha"] == sha]
+            if flt == "latest":
+                newest: dict[str, dict] = {}
+                for r in runs:
+                    if r["name"] not in newest or r["id"] > newest[r["name"]]["id"]:
+                        newest[r["name"]] = r
+                runs = list(newest.values())
+            if "check_name" in q:
+                runs = [r for r in runs if r["name"] == q["check_name"]]
+            if "status" in q:
+                runs = [r for r in runs if r["status"] == q["status"]]
+            runs.sort(key=lambda r: r["id"], reverse=True)
+            link_base = f"{self._base()}/repositories/{st.repo_id(key)}/commits/{urllib.parse.quote(ref)}/check-runs"
+            page, link = paginate(runs, q, link_base, ctx["pairs"])
+            objs = [st.run_json(r, self._base()) for r in page]
+        self._json(200, {"total_count": len(runs), "check_runs": objs},
+                   {**ctx["common"], **({"Link": link} if link else {})})
+
+    # -- the control API
+    def _control(self, path: str, pairs: list):
+        st, method = self.state, self.command
+        try:
+            raw = self._read_body(MAX_CONTROL_BODY)
+            body = self._parse_json(raw) if method in ("POST", "PUT", "PATCH") else None
+            route = (method, path.rstrip("/"))
+            q = query_dict(pairs)
+            if route == ("GET", "/_standin/health"):
+                return self._json(200, {"ok": True})
+            if route == ("POST", "/_standin/reset"):
+                st.reset()
+                return self._json(200, {"ok": True})
+            if route == ("POST", "/_standin/installations"):
+                return self._json(200, self._ctl_installations(body))
+            if route == ("GET", "/_standin/installations"):
+                with st.lock:
+                    return self._json(200, {st.display(k): v for k, v in st.installations.items()})
+            if route == ("POST", "/_standin/files"):
+                return self._json(200, self._ctl_files(body))
+            if route == ("POST", "/_standin/faults"):
+                return self._json(200, self._ctl_fault(body))
+            if route == ("GET", "/_standin/faults"):
+                with st.lock:
+                    return self._json(200, [{k: v for k, v in f.items() if k != "regex"}
+                                            for f in st.faults])
+            if route == ("DELETE", "/_standin/faults"):
+                with st.lock:
+                    st.faults.clear()
+                return self._json(200, {"ok": True})
+            if route == ("GET", "/_standin/requests"):
+                with st.lock:
+                    return self._json(200, json.loads(json.dumps(st.requests)))
+            if route == ("DELETE", "/_standin/requests"):
+                with st.lock:
+                    st.requests.clear()
+                return self._json(200, {"ok": True})
+            if route == ("GET", "/_standin/check-runs"):
+                with st.lock:
+                    key = q["repo"].lower() if q.get("repo") else None
+                    runs = sorted((r for r in st.runs.values() if key is None or r["repo"] == key),
+                                  key=lambda r: r["id"])
+                    return self._json(200, {"check_runs": [st.run_json(r, self._base(), with_annotations=True)
+                                                           for r in runs]})
+            if route == ("POST", "/_standin/check-runs"):
+                return self._json(201, self._ctl_seed(body))
+            if route == ("POST", "/_standin/tokens/expire"):
+                with st.lock:
+                    for info in st.tokens.values():
+                        info["expires"] = min(info["expires"], now() - 1)
+                    return self._json(200, {"expired": len(st.tokens)})
+            raise ApiError(404, f"Unknown control route {method} {path}")
+        except ApiError as e:
+            if e.close:
+                self.close_connection = True
+            self._json(e.status, e.body())
+        except Exception as e:   # defensive: a bad control body never kills the server
+            traceback.print_exc(file=sys.stderr)
+            self._json(400, {"message": f"bad control request: {e}"})
+
+    @staticmethod
+    def _need_dict(body):
+        if not isinstance(body, dict):
+            raise ApiError(400, "control body must be a JSON object")
+        return body
+
+    def _repo_arg(self, value) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"[^/\s]+/[^/\s]+", value):
+            raise ApiError(400, f'"repo" must be "owner/name" (got {describe(value)})')
+        return value
+
+    def _ctl_installations(self, body):
+        st = self.state
+        body = self._need_dict(body)
+        for repo, iid in body.items():
+            self._repo_arg(repo)
+            if not is_int(iid) or iid <= 0:
+                raise ApiError(400, f"installation id for {repo} must be a positive integer")
+        with st.lock:
+            for repo, iid in body.items():
+                key = repo.lower()
+                st.installations[key], st.repo_names[key] = iid, repo
+                st.repo_id(key)
+            return {st.display(k): v for k, v in st.installations.items()}
+
+    def _ctl_files(self, body):
+        st = self.state
+        items = body if isinstance(body, list) else [self._need_dict(body)]
+        stored = []
+        for item in items:
+            item = self._need_dict(item)
+            repo = self._repo_arg(item.get("repo"))
+            ref, path = item.get("ref") or "", item.get("path")
+            if not isinstance(ref, str) or not isinstance(path, str) or not path.strip("/"):
+                raise ApiError(400, '"ref" must be a string and "path" a non-empty string')
+            if isinstance(item.get("content"), str):
+                data = item["content"].encode("utf-8")
+            elif isinstance(item.get("content_base64"), str):
+                try:
+                    data = base64.b64decode(re.sub(r"\s+", "", item["content_base64"]), validate=True)
+                except (binascii.Error, ValueError):
+                    raise ApiError(400, '"content_base64" is not valid base64')
+            else:
+                raise ApiError(400, 'give "content" (text) or "content_base64"')
+            with st.lock:
+                if len(st.files) >= MAX_FILES:
+                    raise ApiError(400, f"stand-in keeps at most {MAX_FILES} files")
+                key = repo.lower()
+                st.repo_names.setdefault(key, repo)
+                st.files[(key, ref, path.strip("/"))] = data
+            stored.append({"repo": repo, "ref": ref, "path": path.strip("/"), "size": len(data)})
+        return {"stored": stored}
+
+    def _ctl_fault(self, body):
+        body = self._need_dict(body)
+        method, path = body.get("method"), body.get("path", "")
+        status, count = body.get("status"), body.get("count", 1)
+        delay, headers = body.get("delay") or 0, body.get("headers") or {}
+        if method is not None and not isinstance(method, str):
+            raise ApiError(400, '"method" must be a string or null')
+        if not isinstance(path, str):
+            raise ApiError(400, '"path" must be a regular expression string')
+        try:
+            regex = re.compile(path)
+        except re.error as e:
+            raise ApiError(400, f'"path" is not a valid regular expression: {e}')
+        if status is not None and not (is_int(status) and 100 <= status <= 599):
+            raise ApiError(400, '"status" must be an HTTP status code or null')
+        if not is_int(count) or count < 1:
+            raise ApiError(400, '"count" must be a positive integer')
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 300:
+            raise ApiError(400, '"delay" must be a number of seconds between 0 and 300')
+        if status is None and not delay:
+            raise ApiError(400, 'a fault needs a "status", a "delay", or both')
+        if not isinstance(headers, dict) or not all(isinstance(v, (str, int)) for v in headers.values()):
+            raise ApiError(400, '"headers" must be an object of strings')
+        fault = {"method": method.upper() if method else None, "path": path, "regex": regex,
+                 "status": status, "count": count, "delay": delay,
+                 "headers": {str(k).lower(): str(v) for k, v in headers.items()},
+                 "body": body.get("body")}
+        with self.state.lock:
+            if len(self.state.faults) >= MAX_FAULTS:
+                raise ApiError(400, f"at most {MAX_FAULTS} pending faults")
+            self.state.faults.append(fault)
+            return {"ok": True, "pending": len(self.state.faults)}
+
+    def _ctl_seed(self, body):
+        st = self.state
+        body = dict(self._need_dict(body))
+        repo = self._repo_arg(body.pop("repo", None))
+        count = body.pop("count", 1)
+        if not is_int(count) or not 1 <= count <= MAX_RUNS:
+            raise ApiError(400, '"count" must be a positive integer')
+        created = []
+        key = repo.lower()
+        with st.lock:
+            st.repo_names.setdefault(key, repo)
+            st.repo_id(key)
+            for i in range(count):
+                item = {k: (v.replace("{i}", str(i)) if isinstance(v, str) else v)
+                        for k, v in body.items()}
+                ch = validate_check_run(item, creating=True)
+                created.append(st.create_run(key, ch)["id"])
+        return {"ids": created}
+
+
+def query_dict(pairs: list) -> dict:
+    """Query parameters; a repeated parameter keeps its last value (as Rails does)."""
+    return {k: v for k, v in pairs}
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Strict local stand-in for GitHub's REST API.")
+    ap.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--app-id", required=True)
+    ap.add_argument("--public-key", required=True, help="App public key, PEM (SPKI or PKCS#1)")
+    ap.add_argument("--token-ttl", type=int, default=3600, help="installation token lifetime, s")
+    ap.add_argument("--log", help="append one line per API request to this file")
+    args = ap.parse_args(argv)
+    try:
+        key = load_public_key(args.public_key)
+    except (OSError, ValueError, TypeError) as e:
+        print(f"standin: cannot load --public-key {args.public_key}: {e}", file=sys.stderr)
+        return 2
+    if args.token_ttl <= 0:
+        print("standin: --token-ttl must be positive", file=sys.stderr)
+        return 2
+    Handler.state = State(str(args.app_id).strip(), key, args.token_ttl)
+    Handler.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 64
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_sigterm)
+    port = server.server_address[1]
+    print(f"ready {port}" if args.port == 0 else "ready", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
