@@ -32,6 +32,7 @@ test)
     APACHE_CGI_ADDR=127.0.0.1:18086
     LIGHTTPD_ADDR=127.0.0.1:18085
     WEB_SERVERS=${STACK_WEB:-nginx apache lighttpd}
+    STANDIN_ADDR=127.0.0.1:18090
     ;;
 bench)
     STATE=$ROOT/.solstice/bench
@@ -46,6 +47,8 @@ bench)
     ;;
 esac
 WEB_SERVERS=${WEB_SERVERS:-nginx}
+STANDIN_ADDR=${STANDIN_ADDR:-}
+APP_ID=4242
 RUN_USER=www-data
 BUILD=${SOLSTICE_BUILD:-release}
 BIN=$ROOT/.build/$BUILD/solstice-fcgi
@@ -69,14 +72,15 @@ deps() {
     dpkg -s libapache2-mod-fcgid >/dev/null 2>&1 || need+=(libapache2-mod-fcgid)
     command -v lighttpd >/dev/null || need+=(lighttpd)
     command -v systemd-analyze >/dev/null || need+=(systemd)
+    command -v openssl >/dev/null || need+=(openssl)
     if ((${#need[@]})); then
         log "apt-get install ${need[*]}"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
-    if ! python3 -c 'import pika, pytest, requests' 2>/dev/null; then
-        log "pip install pika pytest requests"
-        python3 -m pip install -q --disable-pip-version-check pika pytest requests
+    if ! python3 -c 'import pika, pytest, requests, cryptography' 2>/dev/null; then
+        log "pip install pika pytest requests cryptography"
+        python3 -m pip install -q --disable-pip-version-check pika pytest requests cryptography
     fi
 }
 
@@ -139,10 +143,48 @@ wait_gone() { # pid: wait until it exited (a zombie counts as gone: PID 1 here r
     return 1
 }
 
+app_key() {
+    # A throwaway GitHub App key (PKCS#1, as GitHub hands them out) for the stand-in of GitHub's API.
+    if [ ! -f "$STATE/app-key.pem" ]; then
+        openssl genrsa -traditional -out "$STATE/app-key.pem" 2048 2>/dev/null
+        openssl rsa -in "$STATE/app-key.pem" -pubout -out "$STATE/app-key.pub.pem" 2>/dev/null
+    fi
+}
+
+standin_start() {
+    app_key
+    log "starting the GitHub API stand-in on http://$STANDIN_ADDR (App $APP_ID)"
+    python3 "$ROOT/tests/github_standin/standin.py" --host "${STANDIN_ADDR%:*}" --port "${STANDIN_ADDR##*:}" \
+        --app-id "$APP_ID" --public-key "$STATE/app-key.pub.pem" --log "$STATE/standin.log" \
+        >"$STATE/standin.out" 2>&1 &
+    echo $! >"$STATE/standin.pid"
+    for _ in $(seq 1 100); do
+        grep -q ready "$STATE/standin.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "the stand-in did not start; see $STATE/standin.out"
+    exit 1
+}
+
+standin_stop() {
+    local pid
+    pid=$(cat "$STATE/standin.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/standin.pid"
+}
+
 fcgi_start() {
     [ -x "$BIN" ] || { log "missing $BIN: run swift build -c $BUILD first"; exit 1; }
     log "starting solstice-fcgi on $STATE/fcgi.sock"
-    env GITHUB_WEBHOOK_SECRET="$SECRET" AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" \
+    local app_env=()
+    if [ -n "$STANDIN_ADDR" ]; then
+        app_env=(GITHUB_APP_ID="$APP_ID" GITHUB_APP_KEY_PATH="$STATE/app-key.pem"
+            GITHUB_API_BASE="http://$STANDIN_ADDR" LOGS_BASE_URL="http://logs.solstice.test")
+    fi
+    env "${app_env[@]}" GITHUB_WEBHOOK_SECRET="$SECRET" AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" \
         WEBHOOK_PATH="$WEBHOOK_PATH" MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" \
         FCGI_WORKERS="${FCGI_WORKERS:-16}" \
         "$BIN" --listen "$STATE/fcgi.sock" >>"$STATE/fcgi.log" 2>&1 &
@@ -257,6 +299,8 @@ export STACK_URL_NGINX=http://$HTTP_ADDR
 export STACK_URL_APACHE=http://${APACHE_ADDR:-}
 export STACK_URL_APACHE_CGI=http://${APACHE_CGI_ADDR:-}
 export STACK_URL_LIGHTTPD=http://${LIGHTTPD_ADDR:-}
+export STACK_STANDIN_URL=${STANDIN_ADDR:+http://$STANDIN_ADDR}
+export STACK_APP_ID=$APP_ID
 EOT
 }
 
@@ -265,6 +309,7 @@ deps) deps ;;
 up)
     mkdir -p "$STATE"
     broker_start
+    [ -n "$STANDIN_ADDR" ] && standin_start
     fcgi_start
     nginx_start
     if [[ " $WEB_SERVERS " == *" apache "* || " $WEB_SERVERS " == *" lighttpd "* ]]; then secret_file; fi
@@ -277,6 +322,7 @@ down)
     apache_stop
     nginx_stop
     fcgi_stop
+    standin_stop
     broker_stop
     epmd_stop
     ;;

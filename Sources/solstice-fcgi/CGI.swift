@@ -45,5 +45,8 @@ enum CGIAdapter {
             if n <= 0 { break }
             written += n
         }
+        // The web server may wait for stdout to close before it answers; close it, then finish the work.
+        close(1)
+        response.followUp?()
     }
 }

@@ -79,13 +79,14 @@ final class FastCGIWorker {
             }
             failures = 0
             Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
-            serveOne(responder)
+            let followUp = serveOne(responder)
             FCGX_Finish_r(request)
+            followUp?()
             Shutdown.inFlight.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 
-    private func serveOne(_ responder: WebhookResponder) {
+    private func serveOne(_ responder: WebhookResponder) -> (@Sendable () -> Void)? {
         let envp = request.pointee.envp
         let webhook = WebhookRequest { name in
             FCGX_GetParam(name, envp).map { String(cString: $0) }
@@ -99,6 +100,7 @@ final class FastCGIWorker {
                 _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
             }
         }
+        return response.followUp
     }
 
     /// Reads the body up to `limit + 1` bytes (so an undeclared oversize body is still caught); nil when the

@@ -15,6 +15,7 @@ let usage = """
 
     commands:
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
+      workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
       check-config   check the configuration, the secret, the broker and its topology, the spool directory and
                      (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
         --dev              with check-config: accept running without a webhook secret
@@ -37,6 +38,9 @@ let usage = """
       REPO_ALLOWLIST, BRANCH_ALLOWLIST   comma-separated globs [allow all]
       RUNS_ON_DEFAULT, RUNS_ON_MAP (owner/repo=label,...)
       SPOOL_DIR            [/var/spool/solstice]
+      GITHUB_APP_ID, GITHUB_APP_KEY_PATH or GITHUB_APP_KEY (PEM)   without them: no workflows, no Check Runs
+      GITHUB_API_BASE      [https://api.github.com]   (GitHub Enterprise Server: https://HOST/api/v3)
+      GITHUB_CHECK_NAME    [Solstice CI]   LOGS_BASE_URL (job log links; ORCH_HTTP_BASE is deprecated)
       LOG_LEVEL [info]  LOG_FORMAT [text|json]
     """
 
@@ -52,6 +56,7 @@ var command = "serve"
 var overrides: [String: String] = [:]
 var allowDevMode = false
 var webConfigPath: String?
+var workflowFile = "-"
 var args = CommandLine.arguments.dropFirst()
 let flagVariables = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
 while let arg = args.popFirst() {
@@ -71,6 +76,9 @@ while let arg = args.popFirst() {
         overrides[variable] = parts[1]
     case "serve", "check-config":
         command = arg
+    case "workflow":
+        command = arg
+        workflowFile = args.popFirst() ?? "-"
     case "--dev":
         allowDevMode = true
     case "--web-config":
@@ -79,6 +87,33 @@ while let arg = args.popFirst() {
     default:
         fail("unknown argument \(arg); see --help")
     }
+}
+
+if command == "workflow" {
+    // Parse a workflow file and print its jobs (SPEC §9); needs no configuration.
+    let bytes: [UInt8]
+    if workflowFile == "-" {
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(0, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        bytes = data
+    } else if let data = try? Data(contentsOf: URL(fileURLWithPath: workflowFile)) {
+        bytes = Array(data)
+    } else {
+        fail("cannot read \(workflowFile)", code: 1)
+    }
+    let output = WorkflowCommand.run(fileName: workflowFile == "-" ? "<stdin>" : workflowFile, bytes: bytes)
+    if !output.stdout.isEmpty { print(output.stdout, terminator: output.stdout.hasSuffix("\n") ? "" : "\n") }
+    if !output.stderr.isEmpty {
+        let text = output.stderr.hasSuffix("\n") ? output.stderr : output.stderr + "\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+    exit(output.exitCode)
 }
 
 let environment = ProcessEnvironment.current()
@@ -98,6 +133,15 @@ if command == "check-config" {
     results.append(check.secret(allowDevMode: allowDevMode))
     results.append(check.broker())
     results.append(check.spool())
+    if let credentials = configuration.githubApp {
+        let app = GitHubApp(credentials: credentials, apiBase: configuration.githubAPIBase, logger: logger)
+        results.append(check.githubApp(app))
+    } else {
+        results.append(
+            CheckResult(
+                name: "github app", ok: true,
+                detail: "not configured (GITHUB_APP_ID, GITHUB_APP_KEY_PATH): no workflows, no Check Runs"))
+    }
     if let path = webConfigPath {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             results.append(check.webServerLimit(configText: text, path: path))
@@ -118,7 +162,19 @@ do {
 } catch {
     fail("invalid configuration: AMQP_URL: \(error.message)")
 }
-let responder = WebhookResponder(configuration: configuration, publisher: publisher, logger: logger)
+for warning in configuration.warnings { logger.log(.warning, warning) }
+var expander: any JobExpanding = SingleJobExpander()
+var reporter: CheckRunReporter?
+if let credentials = configuration.githubApp {
+    let app = GitHubApp(credentials: credentials, apiBase: configuration.githubAPIBase, logger: logger)
+    expander = WorkflowExpander(app: app, logger: logger)
+    reporter = CheckRunReporter(
+        app: app, checkName: configuration.checkName, logsBaseURL: configuration.logsBaseURL, logger: logger)
+} else {
+    logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
+}
+let responder = WebhookResponder(
+    configuration: configuration, publisher: publisher, expander: expander, reporter: reporter, logger: logger)
 
 let listener: FastCGIListener
 do {

@@ -68,6 +68,29 @@ public struct ConfigCheck: Sendable {
         }
     }
 
+    /// The App key signs a JWT that GitHub accepts, and GitHub's App id is `GITHUB_APP_ID`.
+    public func githubApp(_ app: GitHubApp) -> CheckResult {
+        guard let credentials = configuration.githubApp else {
+            return CheckResult(name: "github app", ok: true, detail: "not configured")
+        }
+        do {
+            let id = try app.appID(deadline: Clock.now() + 10)
+            guard String(id) == credentials.appID else {
+                return CheckResult(
+                    name: "github app", ok: false,
+                    detail: "GitHub says this key belongs to App \(id), not GITHUB_APP_ID=\(credentials.appID): set the id "
+                        + "shown on the App's settings page")
+            }
+            return CheckResult(name: "github app", ok: true, detail: "App \(id) authenticated at \(configuration.githubAPIBase)")
+        } catch {
+            let fix =
+                error.status == 401
+                ? "GitHub refused the App JWT: check GITHUB_APP_ID and that the key is the App's current private key"
+                : "check GITHUB_API_BASE and the network"
+            return CheckResult(name: "github app", ok: false, detail: "\(error.message): \(fix)")
+        }
+    }
+
     /// Creates `SPOOL_DIR` when missing and writes, syncs and removes a file in it.
     public func spool() -> CheckResult {
         let dir = configuration.spoolDir

@@ -30,6 +30,17 @@ public struct Configuration: Sendable {
     public var runsOnMap: [String: String] = [:]
     /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
     public var spoolDir = "/var/spool/solstice"
+    /// GitHub App credentials (`GITHUB_APP_ID` with `GITHUB_APP_KEY_PATH` or `GITHUB_APP_KEY`); nil: no workflow
+    /// expansion and no Check Runs.
+    public var githubApp: GitHubAppCredentials?
+    /// REST API root (`GITHUB_API_BASE`) [https://api.github.com]; GitHub Enterprise Server: `https://HOST/api/v3`.
+    public var githubAPIBase = "https://api.github.com"
+    /// Check Run name (`GITHUB_CHECK_NAME`) [Solstice CI]; with several jobs `NAME / JOB_ID`.
+    public var checkName = "Solstice CI"
+    /// Orchestrator log service (`LOGS_BASE_URL`, deprecated `ORCH_HTTP_BASE`); job log at `{base}/jobs/{id}/logs`.
+    public var logsBaseURL: String?
+    /// Warnings found while loading (deprecated names), logged once at start.
+    public var warnings: [String] = []
     /// Least severe level logged (`LOG_LEVEL`) [info].
     public var logLevel = LogLevel.info
     /// `text` or `json` (`LOG_FORMAT`) [text].
@@ -165,6 +176,7 @@ extension Configuration {
             }
         }
         if let dir = value("SPOOL_DIR") { config.spoolDir = dir }
+        try loadGitHub(into: &config, value: value, readFile: readFile)
         if let level = value("LOG_LEVEL") {
             guard let parsed = LogLevel(rawValue: level.lowercased()) else {
                 throw ConfigurationError(variable: "LOG_LEVEL", message: "expected debug, info, warning or error")
@@ -180,7 +192,64 @@ extension Configuration {
         return config
     }
 
+    private static func loadGitHub(
+        into config: inout Configuration, value: (String) -> String?, readFile: (String) throws -> String
+    ) throws(ConfigurationError) {
+        if let base = value("GITHUB_API_BASE") {
+            guard base.hasPrefix("https://") || base.hasPrefix("http://") else {
+                throw ConfigurationError(variable: "GITHUB_API_BASE", message: "expected an http(s) URL")
+            }
+            config.githubAPIBase = base.hasSuffix("/") ? String(base.dropLast()) : base
+        }
+        if let name = value("GITHUB_CHECK_NAME") { config.checkName = name }
+        if let logs = value("LOGS_BASE_URL") {
+            config.logsBaseURL = logs
+        } else if let legacy = value("ORCH_HTTP_BASE") {
+            config.logsBaseURL = legacy
+            config.warnings.append("ORCH_HTTP_BASE is deprecated: use LOGS_BASE_URL")
+        }
+        if let url = config.logsBaseURL, url.hasSuffix("/") { config.logsBaseURL = String(url.dropLast()) }
+
+        let appID = value("GITHUB_APP_ID")
+        var pem: String?
+        var keyVariable = "GITHUB_APP_KEY"
+        if let path = value("GITHUB_APP_KEY_PATH") {
+            keyVariable = "GITHUB_APP_KEY_PATH"
+            do { pem = try readFile(path) } catch {
+                throw ConfigurationError(variable: "GITHUB_APP_KEY_PATH", message: "cannot read \(path)")
+            }
+        } else if let text = value("GITHUB_APP_KEY") {
+            pem = text
+        }
+        switch (appID, pem) {
+        case (nil, nil): return
+        case (nil, _):
+            throw ConfigurationError(variable: "GITHUB_APP_ID", message: "missing, but an App key is set")
+        case (_, nil):
+            throw ConfigurationError(
+                variable: "GITHUB_APP_KEY_PATH", message: "missing (or GITHUB_APP_KEY), but GITHUB_APP_ID is set")
+        case (let id?, let text?):
+            guard Int(id) != nil else {
+                throw ConfigurationError(variable: "GITHUB_APP_ID", message: "expected the App's numeric id")
+            }
+            do {
+                config.githubApp = GitHubAppCredentials(appID: id, key: try RSAPrivateKey(pem: text))
+            } catch {
+                throw ConfigurationError(
+                    variable: keyVariable, message: "not a usable RSA private key (PKCS#1 or PKCS#8 PEM): \(error)")
+            }
+        }
+    }
+
     private static func globList(_ text: String) -> [String] {
         text.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
     }
+}
+
+/// A GitHub App's id and private key, parsed at start.
+public struct GitHubAppCredentials: Sendable {
+    /// `GITHUB_APP_ID`.
+    public var appID: String
+    /// The App's private key.
+    public var key: RSAPrivateKey
 }

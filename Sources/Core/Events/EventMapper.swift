@@ -26,6 +26,8 @@ public struct BuildTrigger: Sendable, Equatable {
     public var labels: [String]
     /// `installation.id` when the payload carries it.
     public var installationID: Int?
+    /// For a `check_run` re-run: the name of the run whose job is queued again; nil builds every job.
+    public var rerunCheckRunName: String?
 
     /// `owner/name`.
     public var fullName: String { "\(owner)/\(name)" }
@@ -58,9 +60,10 @@ public enum EventMapper {
             return try mapPush(try decode(PushPayload.self, payload))
         case "pull_request":
             return try mapPullRequest(try decode(PullRequestEventPayload.self, payload))
-        case "check_suite", "check_run":
-            let action = try decode(ActionPayload.self, payload).action ?? "none"
-            return .ignored("\(event) action \(action) is not handled")
+        case "check_suite":
+            return try mapCheckSuite(try decode(CheckSuiteEventPayload.self, payload))
+        case "check_run":
+            return try mapCheckRun(try decode(CheckRunEventPayload.self, payload))
         default:
             // Still must be JSON: a garbled body is a bad request whatever its event.
             _ = try decode(ActionPayload.self, payload)
@@ -100,6 +103,35 @@ public enum EventMapper {
                 repoURL: try cloneURL(forkRepository, prefix: "pull_request.head.repo"), owner: base.owner,
                 name: base.name, commitSHA: sha, branch: pr.base?.ref, labels: (pr.labels ?? []).compactMap(\.name),
                 installationID: p.installation?.id))
+    }
+
+    /// "Re-run all checks": the workflow at the suite's head is expanded and queued again.
+    private static func mapCheckSuite(_ p: CheckSuiteEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "rerequested" else { return .ignored("check_suite action \(action) is not handled") }
+        guard let suite = p.check_suite else { throw .missing("check_suite") }
+        guard let sha = suite.head_sha else { throw .missing("check_suite.head_sha") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        return .build(
+            BuildTrigger(
+                repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
+                name: repository.name, commitSHA: sha, branch: suite.head_branch, labels: [],
+                installationID: p.installation?.id))
+    }
+
+    /// "Re-run" on one check run: only the job that run stands for is queued again.
+    private static func mapCheckRun(_ p: CheckRunEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "rerequested" else { return .ignored("check_run action \(action) is not handled") }
+        guard let run = p.check_run else { throw .missing("check_run") }
+        guard let sha = run.head_sha else { throw .missing("check_run.head_sha") }
+        guard let name = run.name else { throw .missing("check_run.name") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        var trigger = BuildTrigger(
+            repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner, name: repository.name,
+            commitSHA: sha, branch: run.check_suite?.head_branch, labels: [], installationID: p.installation?.id)
+        trigger.rerunCheckRunName = name
+        return .build(trigger)
     }
 
     private static func repositoryFields(_ r: RepositoryPayload?, prefix: String) throws(PayloadError) -> (

@@ -59,6 +59,30 @@ struct LabelPayload: Decodable {
     var name: String?
 }
 
+struct CheckSuiteEventPayload: Decodable {
+    struct Suite: Decodable {
+        var head_sha: String?
+        var head_branch: String?
+    }
+    var action: String?
+    var check_suite: Suite?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct CheckRunEventPayload: Decodable {
+    struct Run: Decodable {
+        var head_sha: String?
+        var name: String?
+        var external_id: String?
+        var check_suite: CheckSuiteEventPayload.Suite?
+    }
+    var action: String?
+    var check_run: Run?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
 struct PingPayload: Decodable {
     var zen: String?
 }

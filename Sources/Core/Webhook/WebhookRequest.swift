@@ -62,13 +62,23 @@ public struct WebhookRequest: Sendable {
 }
 
 /// What the transport writes back.
-public struct WebhookResponse: Sendable, Equatable {
+public struct WebhookResponse: Sendable {
     /// HTTP status.
     public var status: Int
     /// Extra headers (`Allow`, `X-Solstice-Ignored`); `Content-Type` is added when there is a body.
     public var headers: [Header]
     /// JSON body; empty for 204.
     public var body: [UInt8]
+    /// Work to do once the response was sent (creating Check Runs); the transport runs it.
+    public var followUp: (@Sendable () -> Void)?
+
+    /// A response without follow-up work.
+    public init(status: Int, headers: [Header], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.followUp = nil
+    }
 
     /// A header name and value.
     public struct Header: Sendable, Equatable {

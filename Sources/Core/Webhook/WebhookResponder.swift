@@ -10,17 +10,22 @@ public final class WebhookResponder: Sendable {
     private let gate: WebhookGate
     private let planner: JobPlanner
     private let publisher: any MessagePublishing
+    private let expander: any JobExpanding
+    private let reporter: CheckRunReporter?
     private let logger: Logger
     private let repoAllowlist: [String]?
     private let branchAllowlist: [String]?
     private let routingSchema = JobRequest.schema
     private let clock: @Sendable () -> Int
 
-    /// A responder for `configuration` publishing through `publisher`; `clock` gives seconds since 1970.
+    /// A responder for `configuration` publishing through `publisher`; `expander` reads workflows (one job per
+    /// commit without it), `reporter` creates Check Runs once the jobs are queued; `clock` gives seconds since 1970.
     public init(
-        configuration: Configuration, publisher: any MessagePublishing, logger: Logger,
-        clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
+        configuration: Configuration, publisher: any MessagePublishing, expander: any JobExpanding = SingleJobExpander(),
+        reporter: CheckRunReporter? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
     ) {
+        self.expander = expander
+        self.reporter = reporter
         gate = WebhookGate(configuration: configuration)
         planner = JobPlanner(runsOnDefault: configuration.runsOnDefault, runsOnMap: configuration.runsOnMap)
         self.publisher = publisher
@@ -40,7 +45,7 @@ public final class WebhookResponder: Sendable {
         var jobs = 0
         let response: WebhookResponse
         do {
-            let (r, n) = try answer(request, readBody: readBody)
+            let (r, n) = try answer(request, started: started, readBody: readBody)
             response = r
             jobs = n
         } catch {
@@ -59,7 +64,7 @@ public final class WebhookResponder: Sendable {
         return response
     }
 
-    private func answer(_ request: WebhookRequest, readBody: (Int) -> [UInt8]?) throws(Rejection) -> (
+    private func answer(_ request: WebhookRequest, started: Double, readBody: (Int) -> [UInt8]?) throws(Rejection) -> (
         WebhookResponse, Int
     ) {
         if let rejection = gate.checkHead(request) { throw rejection }
@@ -93,8 +98,19 @@ public final class WebhookResponder: Sendable {
         }
 
         let ids = DeliveryIDs(delivery: deliveryID, installationTarget: delivery.installationTarget)
-        let requests = planner.requests(
-            for: trigger, jobs: [.withoutWorkflow], ids: ids, submittedAt: clock())
+        // GitHub waits 10 s for the answer; leave time to publish after asking GitHub for the workflow.
+        let expansion = expander.expand(trigger, deadline: started + 6)
+        var jobs = expansion.jobs
+        if let runName = trigger.rerunCheckRunName {
+            // Bare NAME is the single job; "NAME / workflow" stood for the whole (then broken) workflow.
+            if let wanted = reporter?.jobID(fromRunName: runName), wanted != "workflow" {
+                jobs = jobs.filter { $0.workflowJobID == wanted }
+            }
+            if jobs.isEmpty {
+                return (Self.ignored("check run \(runName) matches no job of the workflow at \(trigger.commitSHA)"), 0)
+            }
+        }
+        let requests = planner.requests(for: trigger, jobs: jobs, ids: ids, submittedAt: clock())
         let timestamp = UInt64(clock())
         let messages = requests.map { job in
             AMQPMessage(
@@ -114,7 +130,32 @@ public final class WebhookResponder: Sendable {
             "delivery": .string(deliveryID), "event": .string(delivery.event), "group_id": .string(ids.groupID),
             "jobs": .array(jobList), "spooled": .bool(false),
         ]
-        return (Self.json(202, fields), requests.count)
+        var response = Self.json(202, fields)
+        if let reporter, let installation = expansion.installationID {
+            let target = CheckRunTarget(
+                installation: installation, owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA)
+            let workflowError = expansion.workflowError
+            let now = clock()
+            let logger = self.logger
+            // After the answer: GitHub is not kept waiting on Checks, and a Checks failure cannot fail the webhook.
+            response.followUp = {
+                let deadline = Clock.now() + 20
+                do throws(GitHubError) {
+                    try reporter.reportQueued(
+                        requests, workflowJobs: expansion.jobs.count, target: target, deadline: deadline)
+                    if let workflowError {
+                        try reporter.reportWorkflowError(
+                            workflowError, path: WorkflowExpander.path, externalID: ids.requestID(jobID: "workflow"),
+                            target: target, now: now, deadline: deadline)
+                    }
+                } catch {
+                    logger.log(
+                        .error, "check runs not created",
+                        ["delivery": .string(deliveryID), "sha": .string(target.sha), "error": .string(error.message)])
+                }
+            }
+        }
+        return (response, requests.count)
     }
 
     private static func ignored(_ reason: String) -> WebhookResponse {

@@ -1,0 +1,79 @@
+/// What the workflow says to build for one trigger (SPEC §5).
+public struct Expansion: Sendable {
+    /// The installation, when the App is installed on the repository; Check Runs need it.
+    public var installationID: Int?
+    /// The jobs to queue; one job without workflow fields when there is no usable workflow.
+    public var jobs: [PlannedJob]
+    /// Why the workflow file was rejected, if it was.
+    public var workflowError: WorkflowError?
+}
+
+/// Turns a build trigger into the jobs to queue; the seam the responder calls and tests replace.
+public protocol JobExpanding: Sendable {
+    /// Expands `trigger`, spending at most until `deadline` (monotonic seconds) on GitHub.
+    func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion
+}
+
+/// Without App credentials: one job, no workflow fields (SPEC §5).
+public struct SingleJobExpander: JobExpanding {
+    public init() {}
+
+    public func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
+        Expansion(installationID: trigger.installationID, jobs: [.withoutWorkflow], workflowError: nil)
+    }
+}
+
+/// Reads `.solstice/workflow.kdl` at the exact commit through the App and expands it into jobs.
+///
+/// A missing file (404) gives one job without workflow fields; a file that does not parse gives that same job
+/// plus the error, for a failed `NAME / workflow` Check Run. When GitHub cannot be asked (down, rate limited
+/// past the deadline, no installation), the commit still builds as one job: a webhook GitHub will not resend
+/// must not be lost to a GitHub outage; the failure is logged.
+public final class WorkflowExpander: JobExpanding {
+    /// Where the workflow lives in a repository.
+    public static let path = ".solstice/workflow.kdl"
+
+    private let app: GitHubApp
+    private let logger: Logger
+
+    /// An expander reading through `app`.
+    public init(app: GitHubApp, logger: Logger) {
+        self.app = app
+        self.logger = logger
+    }
+
+    public func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
+        var installation = trigger.installationID
+        do {
+            if installation == nil {
+                installation = try app.installationID(owner: trigger.owner, repo: trigger.name, deadline: deadline)
+            }
+            guard let installation else {
+                logger.log(.warning, "App not installed on repository", ["repo": .string(trigger.fullName)])
+                return Expansion(installationID: nil, jobs: [.withoutWorkflow], workflowError: nil)
+            }
+            let response = try app.request(
+                installation: installation, method: "GET",
+                path: "/repos/\(trigger.owner)/\(trigger.name)/contents/\(Self.path)?ref=\(trigger.commitSHA)",
+                accept: "application/vnd.github.raw+json", deadline: deadline)
+            if response.status == 404 {
+                return Expansion(installationID: installation, jobs: [.withoutWorkflow], workflowError: nil)
+            }
+            try GitHubApp.expect(200, response, "GET \(Self.path) at \(trigger.commitSHA)")
+            do {
+                let workflow = try WorkflowParser.parse(response.body)
+                let jobs = workflow.jobs.map {
+                    PlannedJob(workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: Self.path)
+                }
+                return Expansion(installationID: installation, jobs: jobs, workflowError: nil)
+            } catch {
+                return Expansion(installationID: installation, jobs: [.withoutWorkflow], workflowError: error)
+            }
+        } catch {
+            logger.log(
+                .error, "workflow expansion failed: building without workflow",
+                ["repo": .string(trigger.fullName), "sha": .string(trigger.commitSHA), "error": .string(error.message)])
+            return Expansion(installationID: installation, jobs: [.withoutWorkflow], workflowError: nil)
+        }
+    }
+}
