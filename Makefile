@@ -31,7 +31,7 @@ test: build
 	  $(STACK) down test >/dev/null 2>&1 || true; \
 	  $(STACK) up test; \
 	  . .solstice/test/stack.env; \
-	  python3 -m pytest -q -p no:cacheprovider tests/integration
+	  python3 -m pytest -q -p no:cacheprovider tests/integration tests/github_standin
 
 lint:
 	swift format lint --strict -r Sources Tests Package.swift

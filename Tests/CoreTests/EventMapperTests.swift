@@ -49,12 +49,48 @@ import Testing
         ("push.json", "push", "push deletes refs/tags/simple-tag"),
         ("push.with-installation.json", "push", "push deletes refs/tags/simple-tag"),
         ("pull_request.closed.json", "pull_request", "pull_request action closed is not built"),
-        ("check_run.rerequested.json", "check_run", "check_run action rerequested is not handled"),
-        ("check_suite.rerequested.json", "check_suite", "check_suite action rerequested is not handled"),
         ("push.with-new-branch.json", "issues", "event issues is not handled"),
     ])
     func ignoredPayloadsSayWhy(file: String, event: String, reason: String) throws {
         #expect(try EventMapper.map(event: event, payload: try TestPaths.payload(file)) == .ignored(reason))
+    }
+
+    @Test func checkSuiteRerequestedRebuildsItsHead() throws {
+        let outcome = try EventMapper.map(
+            event: "check_suite", payload: try TestPaths.payload("check_suite.rerequested.json"))
+        guard case .build(let trigger) = outcome else {
+            Issue.record("not built: \(outcome)")
+            return
+        }
+        #expect(trigger.commitSHA == "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+        #expect(trigger.fullName == "Codertocat/Hello-World")
+        #expect(trigger.repoURL == "https://github.com/Codertocat/Hello-World.git")
+        #expect(trigger.branch == "changes")
+        #expect(trigger.installationID == 957_387)
+        #expect(trigger.rerunCheckRunName == nil)
+    }
+
+    @Test func checkRunRerequestedRebuildsOneRun() throws {
+        let outcome = try EventMapper.map(
+            event: "check_run", payload: try TestPaths.payload("check_run.rerequested.json"))
+        guard case .build(let trigger) = outcome else {
+            Issue.record("not built: \(outcome)")
+            return
+        }
+        #expect(trigger.commitSHA == "d6fde92930d4715a2b49857d24b940956b26d2d3")
+        #expect(trigger.fullName == "github/hello-world")
+        #expect(trigger.rerunCheckRunName == "randscape")
+        #expect(trigger.installationID == 1)
+    }
+
+    @Test(arguments: ["requested", "completed", "created"])
+    func otherCheckActionsAreIgnored(action: String) throws {
+        for event in ["check_suite", "check_run"] {
+            let json = #"{"action": "\#(action)"}"#
+            #expect(
+                try EventMapper.map(event: event, payload: Array(json.utf8))
+                    == .ignored("\(event) action \(action) is not handled"))
+        }
     }
 
     @Test func pingCarriesZen() throws {

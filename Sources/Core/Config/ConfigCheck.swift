@@ -78,10 +78,12 @@ public struct ConfigCheck: Sendable {
             guard String(id) == credentials.appID else {
                 return CheckResult(
                     name: "github app", ok: false,
-                    detail: "GitHub says this key belongs to App \(id), not GITHUB_APP_ID=\(credentials.appID): set the id "
+                    detail:
+                        "GitHub says this key belongs to App \(id), not GITHUB_APP_ID=\(credentials.appID): set the id "
                         + "shown on the App's settings page")
             }
-            return CheckResult(name: "github app", ok: true, detail: "App \(id) authenticated at \(configuration.githubAPIBase)")
+            return CheckResult(
+                name: "github app", ok: true, detail: "App \(id) authenticated at \(configuration.githubAPIBase)")
         } catch {
             let fix =
                 error.status == 401

@@ -113,11 +113,13 @@ public final class CheckRunReporter: Sendable {
             var check_runs: [Run]
         }
         var result: [String: Int] = [:]
-        var next: String? = "/repos/\(target.owner)/\(target.repo)/commits/\(target.sha)/check-runs?filter=all&per_page=100"
+        var next: String? =
+            "/repos/\(target.owner)/\(target.repo)/commits/\(target.sha)/check-runs?filter=all&per_page=100"
         var pages = 0
         while let path = next, pages < 50 {
             pages += 1
-            let response = try app.request(installation: target.installation, method: "GET", path: path, deadline: deadline)
+            let response = try app.request(
+                installation: target.installation, method: "GET", path: path, deadline: deadline)
             try GitHubApp.expect(200, response, "GET check runs of \(target.sha)")
             for run in try GitHubApp.decode(Page.self, response).check_runs {
                 if let id = run.external_id { result[id] = run.id }
@@ -158,7 +160,8 @@ public enum JSONField: Sendable {
         case .bool(let b): b ? "true" : "false"
         case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
         case .object(let fields):
-            "{" + fields.sorted { $0.key < $1.key }.map { JSONText.quote($0.key) + ":" + $0.value.text }
+            "{"
+                + fields.sorted { $0.key < $1.key }.map { JSONText.quote($0.key) + ":" + $0.value.text }
                 .joined(separator: ",") + "}"
         }
     }

@@ -193,7 +193,8 @@ public final class GitHubApp: Sendable {
     static func rateLimitWait(_ response: HTTPResponse, now: Int) -> Double? {
         guard response.status == 403 || response.status == 429 else { return nil }
         if let retry = response.headers["retry-after"], let seconds = Double(retry) { return max(0, seconds) }
-        if response.headers["x-ratelimit-remaining"] == "0", let reset = response.headers["x-ratelimit-reset"].flatMap(Int.init)
+        if response.headers["x-ratelimit-remaining"] == "0",
+            let reset = response.headers["x-ratelimit-reset"].flatMap(Int.init)
         {
             return Double(max(0, reset - now)) + 0.5
         }

@@ -15,8 +15,9 @@ public struct HTTPRequest: Sendable {
     public var timeout: Double
 
     /// A request; `timeout` defaults to SPEC §5's 10 s.
-    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 10)
-    {
+    public init(
+        method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 10
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -44,7 +45,9 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
     /// True for failures worth retrying (timeouts, refused or reset connections).
-    public var isTransient: Bool { code != Int32(CURLE_URL_MALFORMAT.rawValue) && code != Int32(CURLE_UNSUPPORTED_PROTOCOL.rawValue) }
+    public var isTransient: Bool {
+        code != Int32(CURLE_URL_MALFORMAT.rawValue) && code != Int32(CURLE_UNSUPPORTED_PROTOCOL.rawValue)
+    }
 }
 
 /// Sends HTTP requests with libcurl easy handles kept in a pool, so connections (and TLS sessions) are reused
@@ -143,7 +146,8 @@ final class CurlEasy: @unchecked Sendable {
                     if request.body != nil {
                         _ = ccurl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
                         _ = ccurl_easy_setopt_pointer(
-                            handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                            handle, CURLOPT_POSTFIELDS,
+                            UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
                     }
                     return curl_easy_perform(handle)
                 }

@@ -21,7 +21,8 @@ public final class WebhookResponder: Sendable {
     /// A responder for `configuration` publishing through `publisher`; `expander` reads workflows (one job per
     /// commit without it), `reporter` creates Check Runs once the jobs are queued; `clock` gives seconds since 1970.
     public init(
-        configuration: Configuration, publisher: any MessagePublishing, expander: any JobExpanding = SingleJobExpander(),
+        configuration: Configuration, publisher: any MessagePublishing,
+        expander: any JobExpanding = SingleJobExpander(),
         reporter: CheckRunReporter? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
     ) {
         self.expander = expander

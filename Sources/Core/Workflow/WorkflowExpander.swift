@@ -63,7 +63,8 @@ public final class WorkflowExpander: JobExpanding {
             do {
                 let workflow = try WorkflowParser.parse(response.body)
                 let jobs = workflow.jobs.map {
-                    PlannedJob(workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: Self.path)
+                    PlannedJob(
+                        workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: Self.path)
                 }
                 return Expansion(installationID: installation, jobs: jobs, workflowError: nil)
             } catch {
