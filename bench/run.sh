@@ -55,3 +55,51 @@ print(f"messages on solstice.jobs.v1 after the run: {q.method.message_count}")
 c.channel().queue_purge("solstice.jobs.v1")
 c.close()
 PY
+
+# Phase 2 (GitHub App issue): the full path with the App configured against the GitHub stand-in on loopback,
+# a 3-job workflow per push: webhooks/s, jobs/s, p50/p99, and the share of time spent waiting on GitHub.
+echo
+echo "== with the GitHub App (stand-in on loopback, 3-job workflow per push) =="
+export STANDIN_ADDR=127.0.0.1:18091 LOG_LEVEL=info
+scripts/stack.sh standin-start bench
+trap 'scripts/stack.sh standin-stop bench >/dev/null 2>&1 || true; $STACK down bench >/dev/null 2>&1 || true' EXIT
+scripts/stack.sh fcgi-restart bench
+PID=$(cat "$STACK_STATE/fcgi.pid")
+python3 - "$DIR" <<'PY'
+import json, os, sys
+sys.path.insert(0, "tests/github_standin")
+from client import StandIn
+gh = StandIn("http://" + os.environ["STANDIN_ADDR"])
+gh.reset()
+gh.set_installations({"Codertocat/Hello-World": 1})
+workflow = 'job "lint" runs_on="ubuntu-24.04"\njob "build" script=".solstice/job.sh"\njob "test"\n'
+for line in open(os.path.join(sys.argv[1], "index.txt")):
+    body = json.load(open(os.path.join(sys.argv[1], line.split()[0])))
+    sha = body.get("after") or body["pull_request"]["head"]["sha"]
+    gh.add_file("Codertocat/Hello-World", sha, ".solstice/workflow.kdl", workflow)
+PY
+: >"$STACK_STATE/fcgi.log"
+printf '%-34s %10s %9s %9s %8s %9s\n' "case" "webhooks/s" "p50 ms" "p99 ms" "non-2xx" "jobs/s"
+read -r a_rps a_p50 a_p99 a_bad _ < <(run_wrk "app-c16" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" 16)
+printf '%-34s %10s %9s %9s %8s %9s\n' "webhook + App, c=16" "$a_rps" "$a_p50" "$a_p99" "$a_bad" \
+    "$(python3 -c "print(f'{$a_rps*3:.0f}')")"
+sleep 2
+python3 - "$STACK_STATE/fcgi.log" <<'PY'
+import re, sys
+total = github = followup = n = runs = 0
+for line in open(sys.argv[1]):
+    if "msg=webhook" in line and "status=202" in line:
+        n += 1
+        total += float(re.search(r" ms=([\d.]+)", line).group(1))
+        github += float(re.search(r"github_ms=([\d.]+)", line).group(1))
+    elif 'msg="check runs"' in line:
+        runs += 1
+        followup += float(re.search(r"github_ms=([\d.]+)", line).group(1))
+if n:
+    print(f"share of webhook time waiting on GitHub (workflow read): {github / total:.0%} "
+          f"({github / n:.2f} of {total / n:.2f} ms per webhook)")
+    print(f"Check Runs after the answer: {followup / max(runs, 1):.2f} ms of GitHub calls per webhook "
+          f"({runs} webhooks), on the same worker; per webhook in all, "
+          f"{(github + followup) / (total + followup):.0%} of worker time waits on GitHub")
+PY
+echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"

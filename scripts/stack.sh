@@ -329,6 +329,8 @@ down)
 broker-stop) broker_stop ;;
 ctl) ctl -q "$@" ;;
 broker-start) broker_start ;;
+standin-start) standin_start ;;
+standin-stop) standin_stop ;;
 fcgi-restart)
     fcgi_stop
     fcgi_start

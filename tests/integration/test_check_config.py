@@ -19,7 +19,7 @@ def check(stack, tmp_path, *args, **env):
 def test_all_checks_pass(stack, tmp_path):
     rc, lines = check(stack, tmp_path, "--web-config", str(stack.state / "nginx/nginx.conf"))
     assert rc == 0, lines
-    assert set(lines) == {"configuration", "webhook secret", "broker", "spool", "web server"}
+    assert set(lines) == {"configuration", "webhook secret", "broker", "spool", "github app", "web server"}
     assert all(line.startswith("✓") for line in lines.values())
 
 
@@ -96,3 +96,37 @@ def test_help_and_version(stack, args):
             assert variable in out.stdout, variable
     else:
         assert out.stdout.startswith("solstice-fcgi ")
+
+
+def app_env(stack, **extra):
+    env = {"GITHUB_APP_ID": os.environ["STACK_APP_ID"], "GITHUB_APP_KEY_PATH": str(stack.state / "app-key.pem"),
+           "GITHUB_API_BASE": os.environ["STACK_STANDIN_URL"]}
+    env.update(extra)
+    return env
+
+
+def test_github_app_authenticates(stack, tmp_path):
+    rc, lines = check(stack, tmp_path, **app_env(stack))
+    assert rc == 0 and lines["github app"].startswith("✓") and os.environ["STACK_APP_ID"] in lines["github app"]
+
+
+def test_github_app_with_the_wrong_id(stack, tmp_path):
+    rc, lines = check(stack, tmp_path, **app_env(stack, GITHUB_APP_ID="999"))
+    assert rc == 1 and lines["github app"].startswith("✗") and "GITHUB_APP_ID" in lines["github app"]
+
+
+def test_github_app_with_another_key(stack, tmp_path):
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(other), "2048"], check=True, capture_output=True)
+    rc, lines = check(stack, tmp_path, **app_env(stack, GITHUB_APP_KEY_PATH=str(other)))
+    assert rc == 1 and lines["github app"].startswith("✗") and "key" in lines["github app"]
+
+
+@pytest.mark.parametrize("content", ["", "not a key", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"])
+def test_malformed_or_unreadable_app_key_stops_at_start(stack, tmp_path, content):
+    key = tmp_path / "key.pem"
+    key.write_text(content)
+    for path in [str(key), str(tmp_path / "missing.pem")]:
+        out = subprocess.run([stack.fcgi_bin, "check-config"], capture_output=True, text=True, timeout=10,
+                             env={"PATH": os.environ["PATH"], **app_env(stack, GITHUB_APP_KEY_PATH=path)})
+        assert out.returncode == 2 and "GITHUB_APP_KEY_PATH" in out.stderr

@@ -44,9 +44,11 @@ public final class WebhookResponder: Sendable {
     public func respond(to request: WebhookRequest, readBody: (Int) -> [UInt8]?) -> WebhookResponse {
         let started = Clock.now()
         var jobs = 0
+        var githubMilliseconds = 0.0
         let response: WebhookResponse
         do {
-            let (r, n) = try answer(request, started: started, readBody: readBody)
+            let (r, n) = try answer(
+                request, started: started, githubMilliseconds: &githubMilliseconds, readBody: readBody)
             response = r
             jobs = n
         } catch {
@@ -61,11 +63,14 @@ public final class WebhookResponder: Sendable {
             [
                 "delivery": .string(request.delivery ?? "-"), "event": .string(request.event ?? "-"),
                 "status": .int(response.status), "jobs": .int(jobs), "ms": .double(ms),
+                "github_ms": .double(githubMilliseconds),
             ])
         return response
     }
 
-    private func answer(_ request: WebhookRequest, started: Double, readBody: (Int) -> [UInt8]?) throws(Rejection) -> (
+    private func answer(
+        _ request: WebhookRequest, started: Double, githubMilliseconds: inout Double, readBody: (Int) -> [UInt8]?
+    ) throws(Rejection) -> (
         WebhookResponse, Int
     ) {
         if let rejection = gate.checkHead(request) { throw rejection }
@@ -100,7 +105,9 @@ public final class WebhookResponder: Sendable {
 
         let ids = DeliveryIDs(delivery: deliveryID, installationTarget: delivery.installationTarget)
         // GitHub waits 10 s for the answer; leave time to publish after asking GitHub for the workflow.
+        let expandStarted = Clock.now()
         let expansion = expander.expand(trigger, deadline: started + 6)
+        githubMilliseconds = (Clock.now() - expandStarted) * 1000
         var jobs = expansion.jobs
         if let runName = trigger.rerunCheckRunName {
             // Bare NAME is the single job; "NAME / workflow" stood for the whole (then broken) workflow.
@@ -140,15 +147,22 @@ public final class WebhookResponder: Sendable {
             let logger = self.logger
             // After the answer: GitHub is not kept waiting on Checks, and a Checks failure cannot fail the webhook.
             response.followUp = {
-                let deadline = Clock.now() + 20
+                let followUpStarted = Clock.now()
+                let deadline = followUpStarted + 20
                 do throws(GitHubError) {
-                    try reporter.reportQueued(
+                    let created = try reporter.reportQueued(
                         requests, workflowJobs: expansion.jobs.count, target: target, deadline: deadline)
                     if let workflowError {
                         try reporter.reportWorkflowError(
                             workflowError, path: WorkflowExpander.path, externalID: ids.requestID(jobID: "workflow"),
                             target: target, now: now, deadline: deadline)
                     }
+                    logger.log(
+                        .info, "check runs",
+                        [
+                            "delivery": .string(deliveryID), "created": .int(created),
+                            "github_ms": .double((Clock.now() - followUpStarted) * 1000),
+                        ])
                 } catch {
                     logger.log(
                         .error, "check runs not created",
