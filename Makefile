@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK := scripts/stack.sh
 
-.PHONY: deps build run stop test unit integration lint format bench clean
+.PHONY: deps build run stop test lint format bench fuzz clean
 
 deps:
 	@$(STACK) deps
@@ -39,9 +39,15 @@ lint:
 format:
 	swift format format -i -r Sources Tests Package.swift
 
-## bench: wrk through nginx at concurrency 16 and 64 against nginx's own static 202 in the same run
+## bench: wrk through nginx at concurrency 16 and 64 against nginx's own static 202 in the same run, the same with
+## the GitHub App against the stand-in, and KDL parse throughput against ckdl on the same bytes
 bench: build
 	@bash bench/run.sh
+	@bash scripts/bench-kdl.sh --iterations 5
+
+## fuzz: libFuzzer on the KDL parser for FUZZ_SECONDS (default 60); crash inputs land in .build-fuzz/artifacts/
+fuzz:
+	@bash scripts/fuzz-kdl.sh $${FUZZ_SECONDS:-60}
 
 clean:
 	rm -rf .build .solstice

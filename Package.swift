@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "Core", dependencies: ["COpenSSL", "CRabbitMQ", "CCurl"]),
         .executableTarget(name: "solstice-fcgi", dependencies: ["Core", "CFCGI"]),
         .executableTarget(name: "solstice-results", dependencies: ["Core"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl).
+        .executableTarget(name: "kdl-bench", dependencies: ["Core"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], exclude: ["Fixtures"]),
     ]
 )

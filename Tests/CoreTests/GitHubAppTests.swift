@@ -15,10 +15,10 @@ import Testing
         func run(_ command: String) -> String {
             let pipe = popen(command, "r")!
             defer { pclose(pipe) }
-            var out = ""
-            var buffer = [CChar](repeating: 0, count: 4096)
-            while fgets(&buffer, Int32(buffer.count), pipe) != nil { out += String(cString: buffer) }
-            return out
+            var out = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while case let n = fread(&buffer, 1, buffer.count, pipe), n > 0 { out += buffer[0..<n] }
+            return String(decoding: out, as: UTF8.self)
         }
         let pkcs1 = run("openssl genrsa -traditional 2048 2>/dev/null")
         let pkcs8 = run("printf '%s' '\(pkcs1)' | openssl pkcs8 -topk8 -nocrypt 2>/dev/null")
