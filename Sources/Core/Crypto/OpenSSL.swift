@@ -54,7 +54,7 @@ public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
         var code = ERR_get_error()
         while code != 0 {
             ERR_error_string_n(code, &buffer, buffer.count)
-            reasons.append(String(cString: buffer))
+            reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             code = ERR_get_error()
         }
         reason = reasons.isEmpty ? "unknown error" : reasons.joined(separator: "; ")

@@ -34,8 +34,13 @@ struct PullRequestEventPayload: Decodable {
 
 struct PullRequestPayload: Decodable {
     var head: PullRequestRefPayload?
-    var base: PullRequestRefPayload?
+    var base: BaseRefPayload?
     var labels: [LabelPayload]?
+}
+
+/// Only the base branch name: decoding `base.repo` too would cost a third full repository object per request.
+struct BaseRefPayload: Decodable {
+    var ref: String?
 }
 
 struct PullRequestRefPayload: Decodable {

@@ -154,7 +154,7 @@ final class CurlEasy: @unchecked Sendable {
             }
         }
         guard code == CURLE_OK else {
-            let detail = String(cString: errorBuffer)
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let text = String(cString: curl_easy_strerror(code))
             throw HTTPError(
                 code: Int32(code.rawValue),
