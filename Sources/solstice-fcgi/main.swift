@@ -16,6 +16,7 @@ let usage = """
     commands:
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
       workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
+      drain-spool    publish what SPOOL_DIR's outbox holds, then exit (0 when it is empty); for CGI setups
       check-config   check the configuration, the secret, the broker and its topology, the spool directory and
                      (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
         --dev              with check-config: accept running without a webhook secret
@@ -74,7 +75,7 @@ while let arg = args.popFirst() {
         let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
         guard let variable = flagVariables[parts[0]] else { fail("unknown flag \(parts[0]); see --help") }
         overrides[variable] = parts[1]
-    case "serve", "check-config":
+    case "serve", "check-config", "drain-spool":
         command = arg
     case "workflow":
         command = arg
@@ -173,8 +174,21 @@ if let credentials = configuration.githubApp {
 } else {
     logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
 }
+let spool: Spool
+do {
+    spool = try Spool(directory: configuration.spoolDir)
+} catch {
+    fail("invalid configuration: SPOOL_DIR: \(error.message)")
+}
+let drainer = SpoolDrainer(spool: spool, publisher: publisher, logger: logger)
+if command == "drain-spool" {
+    let (published, remaining) = drainer.drainOnce()
+    print("drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox")
+    exit(remaining == 0 ? 0 : 1)
+}
 let responder = WebhookResponder(
-    configuration: configuration, publisher: publisher, expander: expander, reporter: reporter, logger: logger)
+    configuration: configuration, publisher: publisher, expander: expander, reporter: reporter, spool: spool,
+    logger: logger)
 
 let listener: FastCGIListener
 do {
@@ -191,6 +205,7 @@ do {
 }
 
 Shutdown.install { logger.log(.info, $0) }
+drainer.start()
 logger.log(
     .info, "serving FastCGI",
     ["listen": .string(configuration.listen ?? "fd 0"), "workers": .int(configuration.workers)])

@@ -196,7 +196,7 @@ import Testing
     }
 
     @Test func brokerFailureIs503AndSaysWhy() {
-        let publisher = RecordingPublisher(result: .failed("broker unavailable: connection refused"))
+        let publisher = RecordingPublisher(result: .failed("broker unavailable: connection refused", unconfirmed: [0]))
         let response = send(responder(publisher), signed(Self.push))
         #expect(response.status == 503)
         #expect((json(response)["error"] as? String)?.contains("connection refused") == true)

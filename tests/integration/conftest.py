@@ -85,6 +85,18 @@ class Stack:
             connection.close()
         return messages
 
+    def spool_dirs(self):
+        return [self.state / "spool", self.state / "spool-web"]
+
+    def wait_drained(self, timeout=30.0):
+        """Waits until every responder's spool outbox is empty (their drainers run every second)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not any(list((d / "outbox").glob("*.json")) for d in self.spool_dirs() if (d / "outbox").is_dir()):
+                return True
+            time.sleep(0.1)
+        return False
+
     def ctl(self, *args):
         """rabbitmqctl against the stack's node."""
         subprocess.run([str(ROOT / "scripts/stack.sh"), "ctl", os.environ.get("STACK_PROFILE", "test"), *args],

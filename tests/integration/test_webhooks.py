@@ -283,20 +283,28 @@ def test_cgi_mode_serves_one_request(clean):
     assert out.stdout.startswith(b"Status: 401")
 
 
-def test_broker_down_gives_503_and_recovers(clean_web):
-    assert clean_web.post(PUSH, delivery=delivery()).status_code == 202
-    clean_web.drain(expect=1)
-    clean_web.stack("broker-stop")
+def test_broker_down_spools_and_drains_after_restart(clean_web):
+    clean = clean_web
+    assert clean.post(PUSH, delivery=delivery()).status_code == 202
+    clean.drain(expect=1)
+    clean.stack("broker-stop")
+    spooled = []
     try:
-        d = delivery()
-        r = clean_web.post(PUSH, delivery=d)
-        assert r.status_code == 503, r.text
-        assert r.json()["delivery"] == d and "broker" in r.json()["error"]
+        for _ in range(3):
+            d = delivery()
+            r = clean.post(PUSH, delivery=d)
+            assert r.status_code == 202, r.text
+            assert r.json()["delivery"] == d and r.json()["spooled"] is True
+            spooled.append(d)
     finally:
-        clean_web.stack("broker-start")
-    r = clean_web.post(PUSH, delivery=delivery())
-    assert r.status_code == 202, r.text
-    assert len(clean_web.drain(expect=1)) == 1
+        clean.stack("broker-start")
+    assert clean.wait_drained()
+    r = clean.post(PUSH, delivery=delivery())
+    assert r.status_code == 202 and r.json()["spooled"] is False, r.text
+    messages = clean.drain(expect=4)
+    deliveries = [p.headers["x-github-delivery"] for p, _ in messages]
+    assert sorted(deliveries[:3]) == sorted(spooled) or set(spooled) <= set(deliveries)
+    assert len(deliveries) == 4 and len(set(deliveries)) == 4
 
 
 def test_cgi_behind_apache_mod_cgid(stack):

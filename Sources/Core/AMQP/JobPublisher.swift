@@ -15,8 +15,9 @@ public protocol MessagePublishing: Sendable {
 public enum PublishResult: Sendable, Equatable {
     /// Every message was acked by the broker.
     case confirmed
-    /// At least one message was nacked, returned, lost with the connection or not confirmed in time.
-    case failed(String)
+    /// At least one message was nacked, returned, lost with the connection or not confirmed in time;
+    /// `unconfirmed` holds the indices of the messages without an ack, which must go to the spool.
+    case failed(String, unconfirmed: [Int])
 }
 
 /// Publishes with confirms pipelined across concurrent requests.
@@ -32,7 +33,7 @@ public final class JobPublisher: MessagePublishing {
     private let logger: Logger
     private let confirmTimeout: Double
     /// Messages waiting for the publisher thread, and whether that thread sleeps and must be woken.
-    private let pending = Mutex<(queue: [(AMQPMessage, PublishTicket)], sleeping: Bool)>(([], false))
+    private let pending = Mutex<(queue: [(AMQPMessage, PublishTicket, Int)], sleeping: Bool)>(([], false))
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
@@ -55,7 +56,7 @@ public final class JobPublisher: MessagePublishing {
         guard !messages.isEmpty else { return .confirmed }
         let ticket = PublishTicket(count: messages.count)
         let wake = pending.withLock { state in
-            for message in messages { state.queue.append((message, ticket)) }
+            for (index, message) in messages.enumerated() { state.queue.append((message, ticket, index)) }
             defer { state.sleeping = false }
             return state.sleeping
         }
@@ -66,7 +67,7 @@ public final class JobPublisher: MessagePublishing {
         }
         // The worker keeps its own deadline, so a publisher thread stuck in a blocked socket cannot hold it.
         if ticket.semaphore.wait(timeout: .now() + confirmTimeout + 0.5) == .timedOut {
-            ticket.fail("no confirm from the broker within \(Int(confirmTimeout)) s")
+            ticket.expire("no confirm from the broker within \(Int(confirmTimeout)) s")
         }
         return ticket.result
     }
@@ -81,7 +82,7 @@ public final class JobPublisher: MessagePublishing {
         try AMQPTopology.declare(on: connection, settings)
     }
 
-    fileprivate func takePending() -> [(AMQPMessage, PublishTicket)] {
+    fileprivate func takePending() -> [(AMQPMessage, PublishTicket, Int)] {
         pending.withLock { state in
             defer { state.queue.removeAll(keepingCapacity: true) }
             return state.queue
@@ -123,38 +124,52 @@ public final class JobPublisher: MessagePublishing {
     }
 }
 
-/// One request's share of the pipeline: how many of its messages are still unconfirmed, and the first failure.
+/// One request's share of the pipeline: which of its messages the broker acked, and the first failure. It is
+/// settled once every message was acked or failed, or when its waiter gives up.
 final class PublishTicket: Sendable {
     let semaphore = DispatchSemaphore(value: 0)
-    private let state: Mutex<(remaining: Int, failure: String?, done: Bool)>
+    private let state: Mutex<(acked: Set<Int>, settled: Int, count: Int, failure: String?, done: Bool)>
 
-    init(count: Int) { state = Mutex((count, nil, false)) }
+    init(count: Int) { state = Mutex((acked: [], settled: 0, count: count, failure: nil, done: false)) }
 
     /// True once the ticket was settled; later acks for it are ignored.
     var isDone: Bool { state.withLock { $0.done } }
 
     /// The outcome; meaningful once the semaphore was signalled or the wait timed out.
     var result: PublishResult {
-        state.withLock { s in s.failure.map { .failed($0) } ?? (s.remaining == 0 ? .confirmed : .failed("unconfirmed"))
+        state.withLock { s in
+            if s.acked.count == s.count { return .confirmed }
+            let unconfirmed = (0..<s.count).filter { !s.acked.contains($0) }
+            return .failed(s.failure ?? "unconfirmed", unconfirmed: unconfirmed)
         }
     }
 
-    func ack() {
-        let finished = state.withLock { s -> Bool in
-            guard !s.done else { return false }
-            s.remaining -= 1
-            if s.remaining == 0 { s.done = true }
-            return s.done
-        }
-        if finished { semaphore.signal() }
-    }
+    /// Message `index` was acked.
+    func ack(_ index: Int) { settle(index, failure: nil) }
 
-    func fail(_ reason: String) {
-        let finished = state.withLock { s -> Bool in
-            guard !s.done else { return false }
-            s.failure = reason
+    /// Message `index` was nacked, returned or lost.
+    func fail(_ index: Int, _ reason: String) { settle(index, failure: reason) }
+
+    /// The waiter gives up: whatever is not acked now counts as unconfirmed.
+    func expire(_ reason: String) {
+        state.withLock { s in
+            guard !s.done else { return }
+            if s.failure == nil { s.failure = reason }
             s.done = true
-            return true
+        }
+    }
+
+    private func settle(_ index: Int, failure: String?) {
+        let finished = state.withLock { s -> Bool in
+            guard !s.done else { return false }
+            if let failure {
+                if s.failure == nil { s.failure = failure }
+            } else {
+                s.acked.insert(index)
+            }
+            s.settled += 1
+            if s.settled >= s.count { s.done = true }
+            return s.done
         }
         if finished { semaphore.signal() }
     }
@@ -164,6 +179,7 @@ final class PublishTicket: Sendable {
 private final class PublisherLoop: @unchecked Sendable {
     private struct InFlight {
         let ticket: PublishTicket
+        let index: Int
         let messageID: String
         let deadline: Double
     }
@@ -218,7 +234,7 @@ private final class PublisherLoop: @unchecked Sendable {
         if connection == nil || connection?.isOpen == false {
             connection = nil
             guard Clock.now() >= retryAfter else {
-                batch.forEach { $0.1.fail("broker unavailable: \(lastConnectError)") }
+                batch.forEach { $0.1.fail($0.2, "broker unavailable: \(lastConnectError)") }
                 return
             }
             do {
@@ -228,22 +244,22 @@ private final class PublisherLoop: @unchecked Sendable {
                 lastConnectError = error.message
                 retryAfter = Clock.now() + 0.2
                 owner.log(.error, "broker connection failed", error.message)
-                batch.forEach { $0.1.fail("broker unavailable: \(error.message)") }
+                batch.forEach { $0.1.fail($0.2, "broker unavailable: \(error.message)") }
                 return
             }
         }
         guard let connection else { return }
         let deadline = Clock.now() + owner.timeout
-        for (index, (message, ticket)) in batch.enumerated() {
+        for (position, (message, ticket, index)) in batch.enumerated() {
             if ticket.isDone { continue }
             do {
                 try connection.publish(message, exchange: owner.exchange, routingKey: owner.routingKey)
                 nextTag += 1
-                inFlight[nextTag] = InFlight(ticket: ticket, messageID: message.messageID, deadline: deadline)
+                inFlight[nextTag] = InFlight(
+                    ticket: ticket, index: index, messageID: message.messageID, deadline: deadline)
             } catch {
-                ticket.fail("publish failed: \(error.message)")
-                // The rest of the batch waits for the next connection.
-                batch[(index + 1)...].forEach { $0.1.fail("publish failed: \(error.message)") }
+                // This message and the rest of the batch fail; their requests spool them.
+                batch[position...].forEach { $0.1.fail($0.2, "publish failed: \(error.message)") }
                 dropConnection(error.message)
                 return
             }
@@ -254,13 +270,17 @@ private final class PublisherLoop: @unchecked Sendable {
         for event in events {
             switch event {
             case .ack(let tag, let multiple):
-                settle(tag: tag, multiple: multiple) { $0.ack() }
+                settle(tag: tag, multiple: multiple) { $0.ticket.ack($0.index) }
             case .nack(let tag, let multiple):
-                settle(tag: tag, multiple: multiple) { $0.fail("broker nacked the message") }
+                settle(tag: tag, multiple: multiple) { $0.ticket.fail($0.index, "broker nacked the message") }
             case .returned(let messageID, let replyText):
-                // A return precedes the ack of the same message; fail its ticket so that ack counts for nothing.
-                let returned = inFlight.filter { $0.value.messageID == messageID }.min { $0.key < $1.key }
-                returned?.value.ticket.fail("message returned as unroutable: \(replyText)")
+                // A return precedes the ack of the same message: settle it as failed now, and drop it so that
+                // its ack counts for nothing.
+                if let (tag, entry) = inFlight.filter({ $0.value.messageID == messageID }).min(by: { $0.key < $1.key })
+                {
+                    inFlight.removeValue(forKey: tag)
+                    entry.ticket.fail(entry.index, "message returned as unroutable: \(replyText)")
+                }
             case .blocked(let blocked):
                 owner.log(.warning, blocked ? "broker blocked publishing" : "broker unblocked publishing", "")
             case .delivery:
@@ -269,27 +289,27 @@ private final class PublisherLoop: @unchecked Sendable {
         }
     }
 
-    private func settle(tag: UInt64, multiple: Bool, _ action: (PublishTicket) -> Void) {
+    private func settle(tag: UInt64, multiple: Bool, _ action: (InFlight) -> Void) {
         if multiple {
             for key in inFlight.keys where key <= tag {
-                action(inFlight.removeValue(forKey: key)!.ticket)
+                action(inFlight.removeValue(forKey: key)!)
             }
         } else if let entry = inFlight.removeValue(forKey: tag) {
-            action(entry.ticket)
+            action(entry)
         }
     }
 
     private func expireDeadlines() {
         let now = Clock.now()
         for (tag, entry) in inFlight where entry.deadline <= now {
-            entry.ticket.fail("no confirm from the broker within \(Int(owner.timeout)) s")
+            entry.ticket.fail(entry.index, "no confirm from the broker within \(Int(owner.timeout)) s")
             inFlight.removeValue(forKey: tag)
         }
     }
 
     private func dropConnection(_ reason: String) {
         owner.log(.error, "broker connection lost", reason)
-        for entry in inFlight.values { entry.ticket.fail("broker connection lost: \(reason)") }
+        for entry in inFlight.values { entry.ticket.fail(entry.index, "broker connection lost: \(reason)") }
         inFlight.removeAll()
         connection = nil
     }

@@ -12,6 +12,7 @@ public final class WebhookResponder: Sendable {
     private let publisher: any MessagePublishing
     private let expander: any JobExpanding
     private let reporter: CheckRunReporter?
+    private let spool: Spool?
     private let logger: Logger
     private let repoAllowlist: [String]?
     private let branchAllowlist: [String]?
@@ -23,10 +24,12 @@ public final class WebhookResponder: Sendable {
     public init(
         configuration: Configuration, publisher: any MessagePublishing,
         expander: any JobExpanding = SingleJobExpander(),
-        reporter: CheckRunReporter? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
+        reporter: CheckRunReporter? = nil, spool: Spool? = nil, logger: Logger,
+        clock: @escaping @Sendable () -> Int = { Int(time(nil)) }
     ) {
         self.expander = expander
         self.reporter = reporter
+        self.spool = spool
         gate = WebhookGate(configuration: configuration)
         planner = JobPlanner(runsOnDefault: configuration.runsOnDefault, runsOnMap: configuration.runsOnMap)
         self.publisher = publisher
@@ -104,6 +107,28 @@ public final class WebhookResponder: Sendable {
         }
 
         let ids = DeliveryIDs(delivery: deliveryID, installationTarget: delivery.installationTarget)
+        guard let spool else {
+            return try accept(
+                trigger, event: delivery.event, deliveryID: deliveryID, ids: ids, started: started,
+                githubMilliseconds: &githubMilliseconds)
+        }
+        // Copies of one delivery (GitHub's redelivery, or several arriving at once) are answered one at a time:
+        // the first publishes and records its answer, the others repeat it (SPEC §7).
+        return try spool.withDeliveryLock(groupID: ids.groupID) { () throws(Rejection) -> (WebhookResponse, Int) in
+            if let recorded = spool.record(groupID: ids.groupID) {
+                return (Self.duplicate(of: recorded), 0)
+            }
+            return try accept(
+                trigger, event: delivery.event, deliveryID: deliveryID, ids: ids, started: started,
+                githubMilliseconds: &githubMilliseconds)
+        }
+    }
+
+    /// Expands, publishes (or spools) and records one delivery; the answer of SPEC §3's last rows.
+    private func accept(
+        _ trigger: BuildTrigger, event: String, deliveryID: String, ids: DeliveryIDs, started: Double,
+        githubMilliseconds: inout Double
+    ) throws(Rejection) -> (WebhookResponse, Int) {
         // GitHub waits 10 s for the answer; leave time to publish after asking GitHub for the workflow.
         let expandStarted = Clock.now()
         let expansion = expander.expand(trigger, deadline: started + 6)
@@ -123,10 +148,24 @@ public final class WebhookResponder: Sendable {
         let messages = requests.map { job in
             AMQPMessage(
                 body: job.jsonBytes(), messageID: job.requestID, type: routingSchema, timestamp: timestamp,
-                headers: [("x-github-delivery", deliveryID), ("x-github-event", delivery.event)])
+                headers: [("x-github-delivery", deliveryID), ("x-github-event", event)])
         }
-        if case .failed(let reason) = publisher.publish(messages) {
-            throw Rejection(status: 503, message: "jobs not queued, redeliver later: \(reason)")
+        var spooled = false
+        if case .failed(let reason, let unconfirmed) = publisher.publish(messages) {
+            // Only what the broker did not ack goes to the spool: an acked message must not be published twice.
+            guard let spool else {
+                throw Rejection(status: 503, message: "jobs not queued, redeliver later: \(reason)")
+            }
+            do {
+                try spool.enqueue(groupID: ids.groupID, messages: unconfirmed.map { messages[$0] })
+                spooled = true
+                logger.log(
+                    .warning, "jobs spooled", ["delivery": .string(deliveryID), "reason": .string(reason)])
+            } catch {
+                throw Rejection(
+                    status: 503,
+                    message: "jobs neither queued (\(reason)) nor spooled (\(error.message)); redeliver later")
+            }
         }
         let jobList: [JSONValue] = requests.map { job in
             .object([
@@ -135,10 +174,18 @@ public final class WebhookResponder: Sendable {
             ])
         }
         let fields: KeyValuePairs<String, JSONValue> = [
-            "delivery": .string(deliveryID), "event": .string(delivery.event), "group_id": .string(ids.groupID),
-            "jobs": .array(jobList), "spooled": .bool(false),
+            "delivery": .string(deliveryID), "event": .string(event), "group_id": .string(ids.groupID),
+            "jobs": .array(jobList), "spooled": .bool(spooled),
         ]
         var response = Self.json(202, fields)
+        if let spool {
+            do { try spool.writeRecord(groupID: ids.groupID, body: response.body) } catch {
+                // The jobs are queued; only a redelivery could now publish them again.
+                logger.log(
+                    .error, "delivery record not written",
+                    ["delivery": .string(deliveryID), "error": .string(error.message)])
+            }
+        }
         if let reporter, let installation = expansion.installationID {
             let target = CheckRunTarget(
                 installation: installation, owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA)
@@ -171,6 +218,17 @@ public final class WebhookResponder: Sendable {
             }
         }
         return (response, requests.count)
+    }
+
+    /// 200 with the first answer's body plus `"duplicate": true`.
+    private static func duplicate(of recorded: [UInt8]) -> WebhookResponse {
+        var body = recorded
+        while let last = body.last, last != UInt8(ascii: "}") { body.removeLast() }
+        if !body.isEmpty {
+            body.removeLast()
+            body += Array(", \"duplicate\": true}".utf8)
+        }
+        return WebhookResponse(status: 200, headers: [], body: body)
     }
 
     private static func ignored(_ reason: String) -> WebhookResponse {
