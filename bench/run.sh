@@ -14,7 +14,7 @@ $STACK up bench
 . .solstice/bench/stack.env
 DIR=$STACK_STATE/bench
 python3 bench/prepare.py "$DIR" "$STACK_SECRET" "${GITHUB_PAYLOADS_DIR:-$ROOT/../shared/reference/github-payloads}"
-PID=$(cat "$STACK_STATE/fcgi.pid")
+PID=$(cat "$STACK_STATE/fcgi.child")
 
 run_wrk() { # name url path connections
     BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
@@ -64,7 +64,7 @@ export STANDIN_ADDR=127.0.0.1:18091 LOG_LEVEL=info
 scripts/stack.sh standin-start bench
 trap 'scripts/stack.sh standin-stop bench >/dev/null 2>&1 || true; $STACK down bench >/dev/null 2>&1 || true' EXIT
 scripts/stack.sh fcgi-restart bench
-PID=$(cat "$STACK_STATE/fcgi.pid")
+PID=$(cat "$STACK_STATE/fcgi.child")
 python3 - "$DIR" <<'PY'
 import json, os, sys
 sys.path.insert(0, "tests/github_standin")

@@ -178,16 +178,30 @@ standin_stop() {
 
 fcgi_start() {
     [ -x "$BIN" ] || { log "missing $BIN: run swift build -c $BUILD first"; exit 1; }
-    log "starting solstice-fcgi on $STATE/fcgi.sock"
+    log "starting solstice-fcgi on $STATE/fcgi.sock (supervised: restarted when it dies)"
     local app_env=()
     if [ -n "$STANDIN_ADDR" ]; then
         app_env=(GITHUB_APP_ID="$APP_ID" GITHUB_APP_KEY_PATH="$STATE/app-key.pem"
             GITHUB_API_BASE="http://$STANDIN_ADDR" LOGS_BASE_URL="http://logs.solstice.test")
     fi
-    env "${app_env[@]}" GITHUB_WEBHOOK_SECRET="$SECRET" AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" \
-        WEBHOOK_PATH="$WEBHOOK_PATH" MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" \
-        FCGI_WORKERS="${FCGI_WORKERS:-16}" \
-        "$BIN" --listen "$STATE/fcgi.sock" >>"$STATE/fcgi.log" 2>&1 &
+    rm -f "$STATE/fcgi.sock"
+    # A minimal supervisor, as systemd's Restart=on-failure or spawn-fcgi under a loop would be in production:
+    # the fault tests kill -9 the responder and expect it back. fcgi.pid is the supervisor, fcgi.child the
+    # responder.
+    (
+        set +e  # a child killed with -9 is what this loop is for
+        trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+        while true; do
+            env "${app_env[@]}" GITHUB_WEBHOOK_SECRET="$SECRET" \
+                AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" WEBHOOK_PATH="$WEBHOOK_PATH" \
+                MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" FCGI_WORKERS="${FCGI_WORKERS:-16}" \
+                "$BIN" --listen "$STATE/fcgi.sock" >>"$STATE/fcgi.log" 2>&1 &
+            child=$!
+            echo "$child" >"$STATE/fcgi.child"
+            wait "$child"
+            sleep 0.2
+        done
+    ) </dev/null >/dev/null 2>&1 &
     echo $! >"$STATE/fcgi.pid"
     for _ in $(seq 1 50); do
         [ -S "$STATE/fcgi.sock" ] && return 0
@@ -198,13 +212,18 @@ fcgi_start() {
 }
 
 fcgi_stop() {
-    local pid
+    local pid child
     pid=$(cat "$STATE/fcgi.pid" 2>/dev/null || true)
+    child=$(cat "$STATE/fcgi.child" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill "$pid" 2>/dev/null || true
         wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
-    rm -f "$STATE/fcgi.pid" "$STATE/fcgi.sock"
+    if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+        kill "$child" 2>/dev/null || true
+        wait_gone "$child" || kill -9 "$child" 2>/dev/null || true
+    fi
+    rm -f "$STATE/fcgi.pid" "$STATE/fcgi.child" "$STATE/fcgi.sock"
 }
 
 nginx_start() {
@@ -262,6 +281,8 @@ apache_stop() {
         apache2 -f "$STATE/apache/apache.conf" -k stop 2>/dev/null || kill "$pid"
         wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
+    # mod_fcgid does not always take its children down with it; they run the binary without arguments.
+    pkill -f "^$BIN\$" 2>/dev/null || true
 }
 
 lighttpd_start() {
