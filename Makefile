@@ -45,9 +45,11 @@ bench: build
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
 
-## fuzz: libFuzzer on the KDL parser for FUZZ_SECONDS (default 60); crash inputs land in .build-fuzz/artifacts/
+## fuzz: libFuzzer on the KDL parser, then on the request path, FUZZ_SECONDS each (default 60); crash inputs
+## land in .build-fuzz/
 fuzz:
 	@bash scripts/fuzz-kdl.sh $${FUZZ_SECONDS:-60}
+	@bash scripts/fuzz-request.sh $${FUZZ_SECONDS:-60}
 
 clean:
 	rm -rf .build .solstice

@@ -1,0 +1,103 @@
+// libFuzzer entry point for the transport-neutral request path (gate → verify → decode → map → expand → publish →
+// spool → record), compiled together with every file of Sources/Core by scripts/fuzz-request.sh. The broker and
+// GitHub are replaced at their protocol seams (MessagePublishing, JobExpanding) by in-memory fakes driven by the
+// input; the spool is real, on tmpfs. Checked besides "no crash, no hang": every answer has a status of SPEC §3, a
+// JSON body unless 204, and a 202 never leaves a delivery both unpublished and unspooled.
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Answers publishes as the input says: confirm all, fail all, or fail the odd ones.
+final class FuzzPublisher: MessagePublishing, @unchecked Sendable {
+    var mode: UInt8 = 0
+    var published = 0
+    func publish(_ messages: [AMQPMessage]) -> PublishResult {
+        switch mode % 3 {
+        case 0:
+            published += messages.count
+            return .confirmed
+        case 1: return .failed("fuzz: broker down", unconfirmed: Array(messages.indices))
+        default:
+            let odd = messages.indices.filter { $0 % 2 == 1 }
+            published += messages.count - odd.count
+            return odd.isEmpty ? .confirmed : .failed("fuzz: nack", unconfirmed: odd)
+        }
+    }
+}
+
+/// Expands with a workflow taken from the input, parsed by the real parser, as if GitHub had served that file.
+struct FuzzExpander: JobExpanding {
+    let workflow: [UInt8]
+    func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
+        do {
+            let parsed = try WorkflowParser.parse(workflow)
+            return Expansion(
+                installationID: 1,
+                jobs: parsed.jobs.map {
+                    PlannedJob(workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: "w")
+                }, workflowError: nil)
+        } catch {
+            return Expansion(installationID: 1, jobs: [.withoutWorkflow], workflowError: error)
+        }
+    }
+}
+
+nonisolated(unsafe) let fuzzSpool = try! Spool(directory: "/dev/shm/solstice-request-fuzz-\(getpid())")
+let validStatuses: Set<Int> = [200, 202, 204, 400, 401, 404, 405, 413, 415, 503]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func requestFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let input = Array(UnsafeBufferPointer(start: data, count: size))
+    guard input.count >= 4 else { return 0 }
+    let flags = input[0]
+    let choice = input[1]
+    // Split the rest: header text | body | workflow, at the first two 0xFF bytes.
+    let rest = input[4...]
+    let parts = rest.split(separator: 0xFF, maxSplits: 2, omittingEmptySubsequences: false).map(Array.init)
+    let headerText = String(decoding: parts[0], as: UTF8.self)
+    let body = parts.count > 1 ? parts[1] : []
+    let workflow = parts.count > 2 ? parts[2] : []
+
+    var config = Configuration()
+    config.maxBodyBytes = 1 << 16
+    if flags & 1 != 0 { config.webhookSecrets = ["fuzz-secret", "other"] }
+    if flags & 2 != 0 { config.repoAllowlist = ["Codertocat/*"] }
+    if flags & 4 != 0 { config.branchAllowlist = ["main", "release/*"] }
+    let publisher = FuzzPublisher()
+    publisher.mode = input[2]
+    let responder = WebhookResponder(
+        configuration: config, publisher: publisher, expander: FuzzExpander(workflow: workflow),
+        spool: flags & 8 != 0 ? fuzzSpool : nil, logger: Logger(level: .error))
+
+    let events = ["push", "pull_request", "ping", "check_suite", "check_run", "issues", headerText]
+    let types = [
+        "application/json", "application/x-www-form-urlencoded", "application/json; charset=utf-8", "text/plain",
+        headerText,
+    ]
+    var request = WebhookRequest(
+        method: choice & 1 == 0 ? "POST" : (choice & 2 == 0 ? "GET" : headerText),
+        path: choice & 4 == 0 ? "/webhooks/github" : "/" + headerText,
+        contentType: choice & 8 == 0 ? types[Int(input[3]) % types.count] : nil,
+        contentLength: choice & 16 == 0 ? body.count : (choice & 32 == 0 ? nil : Int(input[3]) * 1000),
+        event: choice & 64 == 0 ? events[Int(input[3] >> 3) % events.count] : nil,
+        delivery: choice & 128 == 0 ? "d-\(input[3])" : nil)
+    if flags & 16 != 0 {
+        request.signature = SignatureVerifier.signature(secret: "fuzz-secret", body: body)
+    } else if flags & 32 != 0 {
+        request.signature = headerText
+    }
+    if flags & 64 != 0 { request.installationTarget = headerText }
+
+    let response = responder.respond(to: request) { limit in
+        flags & 128 != 0 ? nil : Array(body.prefix(limit + 1))
+    }
+    if !validStatuses.contains(response.status) { fatalError("status \(response.status) is not in SPEC §3") }
+    if response.status != 204 && (response.body.first != UInt8(ascii: "{") || response.body.last != UInt8(ascii: "}")) {
+        fatalError("status \(response.status) without a JSON object body")
+    }
+    if response.status == 202 && publisher.mode % 3 != 0 && flags & 8 == 0 {
+        fatalError("202 although nothing was confirmed and there is no spool")
+    }
+    return 0
+}
