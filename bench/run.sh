@@ -56,6 +56,26 @@ c.channel().queue_purge("solstice.jobs.v1")
 c.close()
 PY
 
+# Phase 1b (reliability issue): the broker down, webhooks answered 202 from the spool (fsync per delivery); then the
+# broker back and the background drainer publishing the outbox.
+echo
+echo "== broker down: spooling, then draining =="
+$STACK broker-stop bench
+read -r sp_rps sp_p50 sp_p99 sp_bad _ < <(run_wrk "spool-c16" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" 16)
+files=$(find "$STACK_STATE/spool/outbox" -name '*.json' | wc -l)
+printf '%-34s %10s %9s %9s %8s\n' "case" "req/s" "p50 ms" "p99 ms" "non-2xx"
+printf '%-34s %10s %9s %9s %8s\n' "webhook → spool (broker down), c=16" "$sp_rps" "$sp_p50" "$sp_p99" "$sp_bad"
+$STACK broker-start bench
+start=$(date +%s%N)
+while [ "$(find "$STACK_STATE/spool/outbox" -name '*.json' | wc -l)" -gt 0 ] &&
+    [ $((($(date +%s%N) - start) / 1000000000)) -lt 300 ]; do
+    sleep 0.2
+done
+took_ms=$((($(date +%s%N) - start) / 1000000))
+left=$(find "$STACK_STATE/spool/outbox" -name '*.json' | wc -l)
+echo "drained $((files - left)) spooled deliveries in ${took_ms} ms after the broker came back (includes the reconnect):" \
+    "$(python3 -c "print(f'{($files - $left) * 1000 / max($took_ms, 1):.0f}')") deliveries/s; $left left"
+
 # Phase 2 (GitHub App issue): the full path with the App configured against the GitHub stand-in on loopback,
 # a 3-job workflow per push: webhooks/s, jobs/s, p50/p99, and the share of time spent waiting on GitHub.
 echo
