@@ -142,15 +142,26 @@ public final class CheckRunReporter: Sendable {
     }
 }
 
-/// A JSON value for request bodies built field by field.
-public enum JSONField: Sendable {
+/// A JSON value for bodies built field by field (response bodies, Checks requests), written in the order given.
+public enum JSONField: Sendable, ExpressibleByStringLiteral {
     case string(String)
     case int(Int)
     case bool(Bool)
+    case null
     case array([JSONField])
-    case object([String: JSONField])
+    case object([(String, JSONField)])
 
-    /// Compact JSON bytes, keys sorted.
+    public init(stringLiteral value: String) { self = .string(value) }
+
+    /// A string, or `null` for nil.
+    static func optional(_ s: String?) -> JSONField { s.map { .string($0) } ?? .null }
+
+    /// An object from a dictionary, keys sorted so equal objects give equal bytes.
+    static func object(_ fields: [String: JSONField]) -> JSONField {
+        .object(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// JSON bytes.
     public var bytes: [UInt8] { Array(text.utf8) }
 
     var text: String {
@@ -158,11 +169,10 @@ public enum JSONField: Sendable {
         case .string(let s): JSONText.quote(s)
         case .int(let n): String(n)
         case .bool(let b): b ? "true" : "false"
-        case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
+        case .null: "null"
+        case .array(let items): "[" + items.map(\.text).joined(separator: ", ") + "]"
         case .object(let fields):
-            "{"
-                + fields.sorted { $0.key < $1.key }.map { JSONText.quote($0.key) + ":" + $0.value.text }
-                .joined(separator: ",") + "}"
+            "{" + fields.map { JSONText.quote($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
         }
     }
 }

@@ -167,13 +167,13 @@ public final class WebhookResponder: Sendable {
                     message: "jobs neither queued (\(reason)) nor spooled (\(error.message)); redeliver later")
             }
         }
-        let jobList: [JSONValue] = requests.map { job in
+        let jobList: [JSONField] = requests.map { job in
             .object([
                 ("request_id", .string(job.requestID)), ("workflow_job_id", .optional(job.workflowJobID)),
                 ("runs_on", .optional(job.runsOn)),
             ])
         }
-        let fields: KeyValuePairs<String, JSONValue> = [
+        let fields: KeyValuePairs<String, JSONField> = [
             "delivery": .string(deliveryID), "event": .string(event), "group_id": .string(ids.groupID),
             "jobs": .array(jobList), "spooled": .bool(spooled),
         ]
@@ -235,9 +235,9 @@ public final class WebhookResponder: Sendable {
         WebhookResponse(status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: [])
     }
 
-    private static func json(_ status: Int, _ fields: KeyValuePairs<String, JSONValue>) -> WebhookResponse {
+    private static func json(_ status: Int, _ fields: KeyValuePairs<String, JSONField>) -> WebhookResponse {
         WebhookResponse(
-            status: status, headers: [], body: Array(JSONValue.object(fields.map { ($0.key, $0.value) }).text.utf8))
+            status: status, headers: [], body: JSONField.object(fields.map { ($0.key, $0.value) }).bytes)
     }
 }
 
@@ -246,29 +246,5 @@ extension WebhookResponse {
         var copy = self
         copy.headers += extra
         return copy
-    }
-}
-
-/// The few JSON shapes response bodies need, written in the order given.
-enum JSONValue: ExpressibleByStringLiteral {
-    case string(String)
-    case bool(Bool)
-    case null
-    case array([JSONValue])
-    case object([(String, JSONValue)])
-
-    init(stringLiteral value: String) { self = .string(value) }
-
-    static func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
-
-    var text: String {
-        switch self {
-        case .string(let s): JSONText.quote(s)
-        case .bool(let b): b ? "true" : "false"
-        case .null: "null"
-        case .array(let items): "[" + items.map(\.text).joined(separator: ", ") + "]"
-        case .object(let fields):
-            "{" + fields.map { JSONText.quote($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
-        }
     }
 }
