@@ -24,5 +24,5 @@ for f in "$root"/../shared/reference/github-payloads/*.json; do
 done
 cp "$root"/Tests/CoreTests/Fixtures/request-crashes/* "$corpus"/ 2>/dev/null || true
 trap 'rm -rf /dev/shm/solstice-request-fuzz-*; [ -n "${CORPUS:-}" ] || rm -rf "$corpus"' EXIT
-"$out/request-fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=131072 -print_final_stats=1 \
+SWIFT_BACKTRACE=enable=no "$out/request-fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=131072 -print_final_stats=1 \
     -artifact_prefix="$out/request-artifacts/" ${FUZZ_FLAGS:-} "$corpus"
