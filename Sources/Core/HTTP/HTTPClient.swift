@@ -156,7 +156,9 @@ final class CurlEasy: @unchecked Sendable {
             sink.sourceSize = file.size
         }
         let sendsBody = request.body != nil || request.bodyFile != nil
-        if sendsBody && !request.headers.contains(where: { $0.0.lowercased() == "expect" }) {
+        // libcurl 7.88 signs every header of the list, also an "Expect:" that only removes one and is never sent,
+        // so a signed request keeps libcurl's Expect: 100-continue (which lets S3 refuse before the body, too).
+        if sendsBody && request.awsSigV4 == nil && !request.headers.contains(where: { $0.0.lowercased() == "expect" }) {
             // Without this libcurl waits up to a second for "100 Continue" on larger bodies.
             list = curl_slist_append(list, "Expect:")
         }
