@@ -103,3 +103,12 @@ if n:
           f"{(github + followup) / (total + followup):.0%} of worker time waits on GitHub")
 PY
 echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+
+# Phase 3 (results issue): JobResults through solstice-results with the stand-in, the log stand-in and the S3 server
+# (moto, signatures checked) on loopback: results/s from the first publish to the last Check Run written.
+echo
+echo "== solstice-results (GitHub stand-in, log stand-in and S3 on loopback) =="
+scripts/stack.sh results-restart bench
+python3 bench/results.py "${BENCH_RESULTS:-2000}"
+PID=$(cat "$STACK_STATE/results.pid")
+echo "solstice-results peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
