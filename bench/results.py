@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make bench, results phase: N JobResults through RabbitMQ → solstice-results → GitHub stand-in + S3 (moto) +
 log stand-in, all on loopback. Each result: installation lookup (cached), log download, S3 PUT (SigV4), the
-commit's runs listed, one PATCH. Prints results/s from the first publish until the last result line is logged.
+commit's runs listed (BENCH_RUNS_PER_COMMIT [5] per commit), one PATCH. Prints results/s from the first publish until the last result line is logged.
 
     python3 bench/results.py N    (with .solstice/bench/stack.env sourced and the stand-in at $STANDIN_ADDR)
 """
@@ -26,10 +26,11 @@ logs = pathlib.Path(os.environ["STACK_LOGS_DIR"])
 logs.mkdir(parents=True, exist_ok=True)
 log_text = "".join(f"step {i}: ok\n" for i in range(200))  # ~2.5 KB per job
 bodies = []
-for batch in range((n + 99) // 100):
+per_commit = int(os.environ.get("BENCH_RUNS_PER_COMMIT", "5"))  # a workflow of 5 jobs per commit
+for batch in range((n + per_commit - 1) // per_commit):
     sha = hashlib.sha1(uuid.uuid4().bytes).hexdigest()
     prefix = uuid.uuid4().hex[:8]
-    count = min(100, n - batch * 100)
+    count = min(per_commit, n - batch * per_commit)
     gh.seed_check_runs(repo, count, name="Solstice CI / job {i}", head_sha=sha, external_id=prefix + "-{i}",
                        status="queued")
     for i in range(count):

@@ -60,7 +60,7 @@ PY
 # a 3-job workflow per push: webhooks/s, jobs/s, p50/p99, and the share of time spent waiting on GitHub.
 echo
 echo "== with the GitHub App (stand-in on loopback, 3-job workflow per push) =="
-export STANDIN_ADDR=127.0.0.1:18091 LOG_LEVEL=info
+export STANDIN_ADDR=${BENCH_STANDIN_ADDR:-127.0.0.1:18091} LOG_LEVEL=info
 scripts/stack.sh standin-start bench
 trap 'scripts/stack.sh standin-stop bench >/dev/null 2>&1 || true; $STACK down bench >/dev/null 2>&1 || true' EXIT
 scripts/stack.sh fcgi-restart bench

@@ -46,7 +46,7 @@ bench)
     STATE=$ROOT/.solstice/bench
     AMQP_PORT=${STACK_AMQP_PORT:-5674}
     DIST_PORT=$((AMQP_PORT + 20000))
-    NODE=solstice-bench@localhost
+    NODE=${STACK_NODE:-solstice-bench@localhost}
     HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18083}
     S3_ADDR=${BENCH_S3_ADDR:-127.0.0.1:18094}
     LOGS_ADDR=${BENCH_LOGS_ADDR:-127.0.0.1:18095}
