@@ -13,7 +13,8 @@ build: deps
 	swift build -c release --product solstice-fcgi
 	swift build -c release --product solstice-results
 
-## run: build, start RabbitMQ + solstice-fcgi + nginx (HTTP_ADDR, default 127.0.0.1:8082), send a signed sample push
+## run: build, start RabbitMQ + solstice-fcgi + nginx (HTTP_ADDR, default 127.0.0.1:8082) + S3 (moto) + solstice-results
+## (against the GitHub stand-in unless GITHUB_APP_ID is exported), send a signed sample push and its JobResult
 run: build
 	@$(STACK) up run
 	@. .solstice/run/stack.env && python3 scripts/demo.py

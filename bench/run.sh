@@ -80,7 +80,7 @@ echo "drained $((files - left)) spooled deliveries in ${took_ms} ms after the br
 # a 3-job workflow per push: webhooks/s, jobs/s, p50/p99, and the share of time spent waiting on GitHub.
 echo
 echo "== with the GitHub App (stand-in on loopback, 3-job workflow per push) =="
-export STANDIN_ADDR=127.0.0.1:18091 LOG_LEVEL=info
+export STANDIN_ADDR=${BENCH_STANDIN_ADDR:-127.0.0.1:18091} LOG_LEVEL=info
 scripts/stack.sh standin-start bench
 trap 'scripts/stack.sh standin-stop bench >/dev/null 2>&1 || true; $STACK down bench >/dev/null 2>&1 || true' EXIT
 scripts/stack.sh fcgi-restart bench
@@ -123,3 +123,12 @@ if n:
           f"{(github + followup) / (total + followup):.0%} of worker time waits on GitHub")
 PY
 echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+
+# Phase 3 (results issue): JobResults through solstice-results with the stand-in, the log stand-in and the S3 server
+# (moto, signatures checked) on loopback: results/s from the first publish to the last Check Run written.
+echo
+echo "== solstice-results (GitHub stand-in, log stand-in and S3 on loopback) =="
+scripts/stack.sh results-restart bench
+python3 bench/results.py "${BENCH_RESULTS:-2000}"
+PID=$(cat "$STACK_STATE/results.pid")
+echo "solstice-results peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"

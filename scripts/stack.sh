@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the local stack up and down by PID (these machines have no systemd):
 #   scripts/stack.sh deps            install what the build and the stack need (apt, pip)
-#   scripts/stack.sh up [profile]    start RabbitMQ, solstice-fcgi and nginx; write $STATE/stack.env
+#   scripts/stack.sh up [profile]    start RabbitMQ, solstice-fcgi, nginx, the S3 server (moto), the log-service
+#                                    stand-in and solstice-results; write $STATE/stack.env
 #   scripts/stack.sh down [profile]  stop what `up` started
 #   scripts/stack.sh broker-stop|broker-start [profile]   (fault tests)
 # Profiles keep a developer's `make run` and the tests apart: run (AMQP 5672, HTTP_ADDR [127.0.0.1:8082]) and
@@ -21,25 +22,34 @@ run)
     DIST_PORT=$((AMQP_PORT + 20000))
     NODE=solstice@localhost
     HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8082}
+    S3_ADDR=${RUN_S3_ADDR:-127.0.0.1:8092}
+    LOGS_ADDR=${RUN_LOGS_ADDR:-127.0.0.1:8093}
+    # Without a real App exported, `make run` points solstice-fcgi and solstice-results at the GitHub stand-in.
+    [ -z "${GITHUB_APP_ID:-}" ] && STANDIN_ADDR=${RUN_STANDIN_ADDR:-127.0.0.1:8090}
     ;;
 test)
     STATE=$ROOT/.solstice/test
     AMQP_PORT=${STACK_AMQP_PORT:-5673}
     DIST_PORT=$((AMQP_PORT + 20000))
-    NODE=solstice-test@localhost
+    # Every address can be moved (TEST_*_ADDR, STACK_AMQP_PORT, STACK_NODE) to run beside another checkout's tests.
+    NODE=${STACK_NODE:-solstice-test@localhost}
     HTTP_ADDR=${TEST_HTTP_ADDR:-127.0.0.1:18082}
-    APACHE_ADDR=127.0.0.1:18084
-    APACHE_CGI_ADDR=127.0.0.1:18086
-    LIGHTTPD_ADDR=127.0.0.1:18085
+    APACHE_ADDR=${TEST_APACHE_ADDR:-127.0.0.1:18084}
+    APACHE_CGI_ADDR=${TEST_APACHE_CGI_ADDR:-127.0.0.1:18086}
+    LIGHTTPD_ADDR=${TEST_LIGHTTPD_ADDR:-127.0.0.1:18085}
     WEB_SERVERS=${STACK_WEB:-nginx apache lighttpd}
-    STANDIN_ADDR=127.0.0.1:18090
+    STANDIN_ADDR=${TEST_STANDIN_ADDR:-127.0.0.1:18090}
+    S3_ADDR=${TEST_S3_ADDR:-127.0.0.1:18092}
+    LOGS_ADDR=${TEST_LOGS_ADDR:-127.0.0.1:18093}
     ;;
 bench)
     STATE=$ROOT/.solstice/bench
     AMQP_PORT=${STACK_AMQP_PORT:-5674}
     DIST_PORT=$((AMQP_PORT + 20000))
-    NODE=solstice-bench@localhost
+    NODE=${STACK_NODE:-solstice-bench@localhost}
     HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18083}
+    S3_ADDR=${BENCH_S3_ADDR:-127.0.0.1:18094}
+    LOGS_ADDR=${BENCH_LOGS_ADDR:-127.0.0.1:18095}
     ;;
 *)
     echo "unknown profile $PROFILE (run, test or bench)" >&2
@@ -52,6 +62,8 @@ APP_ID=4242
 RUN_USER=www-data
 BUILD=${SOLSTICE_BUILD:-release}
 BIN=$ROOT/.build/$BUILD/solstice-fcgi
+RESULTS_BIN=$ROOT/.build/$BUILD/solstice-results
+S3_BUCKET=solstice-logs
 SECRET=${GITHUB_WEBHOOK_SECRET:-solstice-dev-secret}
 WEBHOOK_PATH=${WEBHOOK_PATH:-/webhooks/github}
 MAX_BODY_BYTES=${MAX_BODY_BYTES:-26214400}
@@ -78,9 +90,9 @@ deps() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
-    if ! python3 -c 'import pika, pytest, requests, cryptography' 2>/dev/null; then
-        log "pip install pika pytest requests cryptography"
-        python3 -m pip install -q --disable-pip-version-check pika pytest requests cryptography
+    if ! python3 -c 'import pika, pytest, requests, cryptography, boto3, moto.server, flask_cors' 2>/dev/null; then
+        log "pip install pika pytest requests cryptography boto3 moto[server]"
+        python3 -m pip install -q --disable-pip-version-check pika pytest requests cryptography boto3 'moto[server]'
     fi
 }
 
@@ -226,6 +238,81 @@ fcgi_stop() {
     rm -f "$STATE/fcgi.pid" "$STATE/fcgi.child" "$STATE/fcgi.sock"
 }
 
+wait_port() { # host:port seconds: until something listens there (a TCP connect, no request: moto counts those)
+    python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+deadline = time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection((host, int(port)), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+s3_start() {
+    # moto's S3 on loopback. It checks Signature V4 only after INITIAL_NO_AUTH_ACTION_COUNT unsigned calls, which
+    # s3_setup.py spends on an IAM user, its access key and the bucket; from then on every request must be signed.
+    log "starting the S3 server (moto) on http://$S3_ADDR, bucket $S3_BUCKET"
+    INITIAL_NO_AUTH_ACTION_COUNT=4 python3 -m moto.server -H "${S3_ADDR%:*}" -p "${S3_ADDR##*:}" \
+        >"$STATE/s3.log" 2>&1 &
+    echo $! >"$STATE/s3.pid"
+    wait_port "$S3_ADDR" 30 || { log "the S3 server did not start; see $STATE/s3.log"; exit 1; }
+    python3 "$ROOT/scripts/s3_setup.py" "http://$S3_ADDR" "$S3_BUCKET" "$STATE/s3.env"
+}
+
+logs_start() {
+    log "starting the log-service stand-in on http://$LOGS_ADDR (logs in $STATE/logs)"
+    python3 "$ROOT/tests/logs_standin/logs_standin.py" --dir "$STATE/logs" --host "${LOGS_ADDR%:*}" \
+        --port "${LOGS_ADDR##*:}" >"$STATE/logs.out" 2>&1 &
+    echo $! >"$STATE/logs.pid"
+    wait_port "$LOGS_ADDR" 10 || { log "the log stand-in did not start; see $STATE/logs.out"; exit 1; }
+}
+
+stop_pidfile() { # file: end the process it names (TERM, then KILL after 10 s)
+    local pid
+    pid=$(cat "$1" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$1"
+}
+
+results_env() { # the environment solstice-results runs with in this stack
+    local env=(AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" LOGS_BASE_URL="http://$LOGS_ADDR"
+        S3_ENDPOINT="http://$S3_ADDR" S3_BUCKET="$S3_BUCKET" S3_REGION=us-east-1 TMPDIR="$STATE")
+    if [ -n "$STANDIN_ADDR" ]; then
+        env+=(GITHUB_APP_ID="$APP_ID" GITHUB_APP_KEY_PATH="$STATE/app-key.pem" GITHUB_API_BASE="http://$STANDIN_ADDR")
+    fi
+    printf '%s\n' "${env[@]}"
+}
+
+results_start() {
+    [ -x "$RESULTS_BIN" ] || { log "missing $RESULTS_BIN: run swift build -c $BUILD first"; exit 1; }
+    if [ -z "$STANDIN_ADDR" ] && [ -z "${GITHUB_APP_ID:-}" ]; then
+        log "solstice-results not started: no GitHub App (GITHUB_APP_ID) and no stand-in in this profile"
+        return 0
+    fi
+    log "starting solstice-results (log $STATE/results.log)"
+    : >>"$STATE/results.log"
+    local start_size
+    start_size=$(stat -c %s "$STATE/results.log")
+    # shellcheck disable=SC1091
+    (. "$STATE/s3.env" && mapfile -t vars < <(results_env) && exec env "${vars[@]}" "$RESULTS_BIN") \
+        >>"$STATE/results.log" 2>&1 &
+    echo $! >"$STATE/results.pid"
+    for _ in $(seq 1 100); do
+        tail -c +$((start_size + 1)) "$STATE/results.log" | grep -q "consuming results" && return 0
+        sleep 0.1
+    done
+    log "solstice-results did not start; see $STATE/results.log"
+    exit 1
+}
+
 nginx_start() {
     mkdir -p "$STATE/nginx"
     cp "$ROOT/nginx/fastcgi_params.solstice" "$STATE/nginx/"
@@ -322,6 +409,12 @@ export STACK_URL_APACHE_CGI=http://${APACHE_CGI_ADDR:-}
 export STACK_URL_LIGHTTPD=http://${LIGHTTPD_ADDR:-}
 export STACK_STANDIN_URL=${STANDIN_ADDR:+http://$STANDIN_ADDR}
 export STACK_APP_ID=$APP_ID
+export STACK_S3_URL=http://$S3_ADDR
+export STACK_S3_BUCKET=$S3_BUCKET
+export STACK_S3_ENV=$STATE/s3.env
+export STACK_LOGS_URL=http://$LOGS_ADDR
+export STACK_LOGS_DIR=$STATE/logs
+export STACK_RESULTS_BIN=$RESULTS_BIN
 EOT
 }
 
@@ -331,8 +424,11 @@ up)
     mkdir -p "$STATE"
     broker_start
     [ -n "$STANDIN_ADDR" ] && standin_start
+    s3_start
+    logs_start
     fcgi_start
     nginx_start
+    results_start
     if [[ " $WEB_SERVERS " == *" apache "* || " $WEB_SERVERS " == *" lighttpd "* ]]; then secret_file; fi
     [[ " $WEB_SERVERS " == *" apache "* ]] && apache_start
     [[ " $WEB_SERVERS " == *" lighttpd "* ]] && lighttpd_start
@@ -341,8 +437,11 @@ up)
 down)
     lighttpd_stop
     apache_stop
+    stop_pidfile "$STATE/results.pid"
     nginx_stop
     fcgi_stop
+    stop_pidfile "$STATE/logs.pid"
+    stop_pidfile "$STATE/s3.pid"
     standin_stop
     broker_stop
     epmd_stop
@@ -356,6 +455,11 @@ fcgi-restart)
     fcgi_stop
     fcgi_start
     ;;
+results-restart)
+    stop_pidfile "$STATE/results.pid"
+    results_start
+    ;;
+results-env) results_env ;;
 *)
     echo "usage: $0 deps|up|down|broker-stop|broker-start|fcgi-restart [run|test|bench]" >&2
     exit 2

@@ -28,6 +28,10 @@ static inline CURLcode ccurl_easy_setopt_read_function(CURL *handle,
         size_t (*fn)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, CURLOPT_READFUNCTION, fn);
 }
+// CURLOPT_INFILESIZE_LARGE takes a curl_off_t, which must be passed as exactly that type through the varargs.
+static inline CURLcode ccurl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
 static inline CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

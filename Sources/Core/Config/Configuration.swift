@@ -39,6 +39,10 @@ public struct Configuration: Sendable {
     public var checkName = "Solstice CI"
     /// Orchestrator log service (`LOGS_BASE_URL`, deprecated `ORCH_HTTP_BASE`); job log at `{base}/jobs/{id}/logs`.
     public var logsBaseURL: String?
+    /// Log upload to S3-compatible storage (`S3_*`, `AWS_*`, SPEC §8); nil when `S3_BUCKET` is unset.
+    public var s3: S3Settings?
+    /// Results handled at once by solstice-results (`RESULTS_WORKERS`) [4], each on its own broker connection.
+    public var resultsWorkers = 4
     /// Warnings found while loading (deprecated names), logged once at start.
     public var warnings: [String] = []
     /// Least severe level logged (`LOG_LEVEL`) [info].
@@ -78,6 +82,37 @@ public struct AMQPSettings: Sendable, Equatable {
 
     /// Defaults of SPEC §2.
     public init() {}
+}
+
+/// Where job logs are uploaded (SPEC §8). The secret key is never logged: `description` leaves it out.
+public struct S3Settings: Sendable, Equatable, CustomStringConvertible {
+    /// `S3_ENDPOINT` [https://s3.REGION.amazonaws.com], without a trailing slash; requests are path style.
+    public var endpoint: String
+    /// `S3_BUCKET`.
+    public var bucket: String
+    /// `S3_REGION` [us-east-1], part of the Signature V4 scope.
+    public var region = "us-east-1"
+    /// `AWS_ACCESS_KEY_ID`.
+    public var accessKeyID: String
+    /// `AWS_SECRET_ACCESS_KEY`.
+    public var secretAccessKey: String
+    /// `S3_PUBLIC_BASE_URL` [S3_ENDPOINT/S3_BUCKET]: where people read the logs (a CDN, a public bucket URL).
+    public var publicBaseURL: String?
+
+    /// Settings for `bucket` at `endpoint`.
+    public init(
+        endpoint: String, bucket: String, region: String = "us-east-1", accessKeyID: String, secretAccessKey: String,
+        publicBaseURL: String? = nil
+    ) {
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.region = region
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.publicBaseURL = publicBaseURL
+    }
+
+    public var description: String { "s3 \(endpoint)/\(bucket) (\(region), key \(accessKeyID))" }
 }
 
 /// A configuration value that stops the process at start; `description` is the one line printed.
@@ -177,6 +212,13 @@ extension Configuration {
         }
         if let dir = value("SPOOL_DIR") { config.spoolDir = dir }
         try loadGitHub(into: &config, value: value, readFile: readFile)
+        config.s3 = try loadS3(value: value)
+        if let workers = value("RESULTS_WORKERS") {
+            guard let n = Int(workers), (1...64).contains(n) else {
+                throw ConfigurationError(variable: "RESULTS_WORKERS", message: "expected a whole number from 1 to 64")
+            }
+            config.resultsWorkers = n
+        }
         if let level = value("LOG_LEVEL") {
             guard let parsed = LogLevel(rawValue: level.lowercased()) else {
                 throw ConfigurationError(variable: "LOG_LEVEL", message: "expected debug, info, warning or error")
@@ -239,6 +281,51 @@ extension Configuration {
                     variable: keyVariable, message: "not a usable RSA private key (PKCS#1 or PKCS#8 PEM): \(error)")
             }
         }
+    }
+
+    private static func loadS3(value: (String) -> String?) throws(ConfigurationError) -> S3Settings? {
+        func url(_ name: String) throws(ConfigurationError) -> String? {
+            guard let text = value(name) else { return nil }
+            guard text.hasPrefix("https://") || text.hasPrefix("http://"), !text.contains("?") else {
+                throw ConfigurationError(variable: name, message: "expected an http(s) URL without a query")
+            }
+            var trimmed = Substring(text)
+            while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+            return String(trimmed)
+        }
+        let region = value("S3_REGION") ?? "us-east-1"
+        guard !region.isEmpty,
+            region.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
+        else {
+            throw ConfigurationError(variable: "S3_REGION", message: "expected a region name such as us-east-1")
+        }
+        let endpoint = try url("S3_ENDPOINT")
+        let publicBase = try url("S3_PUBLIC_BASE_URL")
+        let keyID = value("AWS_ACCESS_KEY_ID")
+        let secret = value("AWS_SECRET_ACCESS_KEY")
+        guard let bucket = value("S3_BUCKET") else {
+            if endpoint != nil {
+                throw ConfigurationError(variable: "S3_BUCKET", message: "missing, but S3_ENDPOINT is set")
+            }
+            return nil
+        }
+        let validBucket =
+            (3...63).contains(bucket.utf8.count)
+            && bucket.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E
+            }
+        guard validBucket else {
+            throw ConfigurationError(variable: "S3_BUCKET", message: "expected 3 to 63 of a-z, 0-9, '.' and '-'")
+        }
+        guard let keyID else {
+            throw ConfigurationError(variable: "AWS_ACCESS_KEY_ID", message: "missing, but S3_BUCKET is set")
+        }
+        guard let secret else {
+            throw ConfigurationError(variable: "AWS_SECRET_ACCESS_KEY", message: "missing, but S3_BUCKET is set")
+        }
+        return S3Settings(
+            endpoint: endpoint ?? "https://s3.\(region).amazonaws.com", bucket: bucket, region: region,
+            accessKeyID: keyID, secretAccessKey: secret, publicBaseURL: publicBase)
     }
 
     private static func globList(_ text: String) -> [String] {

@@ -1,5 +1,9 @@
 internal import COpenSSL
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The libcrypto calls Core makes; every unsafe pointer that touches OpenSSL stays in this file.
 ///
 /// All functions here are stateless one-shot calls and safe from any thread (OpenSSL 3 needs no locking setup).
@@ -26,6 +30,38 @@ enum OpenSSL {
         data.withUnsafeBytes { bytes in
             _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, EVP_sha1(), nil)
         }
+        return Array(out.prefix(Int(length)))
+    }
+
+    /// SHA-256 of `data` (wraps `EVP_Digest` with `EVP_sha256()`).
+    static func sha256(_ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        data.withUnsafeBytes { bytes in
+            _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, EVP_sha256(), nil)
+        }
+        return Array(out.prefix(Int(length)))
+    }
+
+    /// SHA-256 of everything `fd` holds from offset 0, read in 64 KiB chunks so a file of any size is hashed in
+    /// constant memory (wraps `EVP_DigestInit_ex`, `EVP_DigestUpdate`, `EVP_DigestFinal_ex`). Nil when a read fails.
+    static func sha256(fileDescriptor fd: Int32) -> [UInt8]? {
+        guard let ctx = EVP_MD_CTX_new() else { return nil }
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            offset += off_t(n)
+            guard buffer.withUnsafeBytes({ EVP_DigestUpdate(ctx, $0.baseAddress, n) }) == 1 else { return nil }
+        }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_DigestFinal_ex(ctx, &out, &length) == 1 else { return nil }
         return Array(out.prefix(Int(length)))
     }
 

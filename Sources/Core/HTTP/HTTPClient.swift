@@ -1,6 +1,10 @@
 internal import CCurl
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An HTTP request for `HTTPClient`.
 public struct HTTPRequest: Sendable {
     /// `GET`, `POST`, `PATCH`, `PUT`, `DELETE`.
@@ -13,6 +17,13 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]?
     /// Whole-call timeout in seconds (connect is bounded separately at 5 s).
     public var timeout: Double
+    /// A body streamed from an open file instead of `body` (S3 uploads of logs larger than memory should hold).
+    public var bodyFile: HTTPFileBody?
+    /// When set, the response body is written to this file descriptor as it arrives and `HTTPResponse.body` stays
+    /// empty (log downloads).
+    public var responseFile: Int32?
+    /// Sign the request with AWS Signature V4 (libcurl's `CURLOPT_AWS_SIGV4`).
+    public var awsSigV4: AWSSigV4?
 
     /// A request; `timeout` defaults to SPEC §5's 10 s.
     public init(
@@ -24,6 +35,39 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeout = timeout
     }
+}
+
+/// A request body read from `fd`, `size` bytes from offset 0.
+public struct HTTPFileBody: Sendable {
+    /// An open, readable file descriptor; the caller keeps ownership.
+    public var fd: Int32
+    /// Bytes to send (`CURLOPT_INFILESIZE_LARGE`).
+    public var size: Int64
+
+    /// The first `size` bytes of `fd`.
+    public init(fd: Int32, size: Int64) {
+        self.fd = fd
+        self.size = size
+    }
+}
+
+/// What libcurl needs to sign a request with AWS Signature V4. `description` never shows the secret.
+public struct AWSSigV4: Sendable, CustomStringConvertible {
+    /// `CURLOPT_AWS_SIGV4`'s provider string, e.g. `aws:amz:us-east-1:s3`.
+    public var provider: String
+    /// The access key id (`AWS_ACCESS_KEY_ID`).
+    public var accessKeyID: String
+    /// The secret access key (`AWS_SECRET_ACCESS_KEY`).
+    public var secretAccessKey: String
+
+    /// Credentials for `service` in `region` (`aws:amz:REGION:SERVICE`).
+    public init(region: String, service: String, accessKeyID: String, secretAccessKey: String) {
+        self.provider = "aws:amz:\(region):\(service)"
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+    }
+
+    public var description: String { "AWSSigV4(\(provider), key \(accessKeyID), secret redacted)" }
 }
 
 /// A response: status, headers (names lowercased; a repeated header keeps its last value), body.
@@ -90,6 +134,12 @@ final class CurlEasy: @unchecked Sendable {
     private final class Sink {
         var body: [UInt8] = []
         var headers: [String: String] = [:]
+        /// Where the body goes instead of `body`; -1 for memory.
+        var fd: Int32 = -1
+        /// The upload's file and how far it was read.
+        var source: Int32 = -1
+        var sourceOffset: Int64 = 0
+        var sourceSize: Int64 = 0
     }
 
     /// Performs one request (wraps `curl_easy_reset`, `curl_easy_setopt`, `curl_easy_perform`).
@@ -100,7 +150,15 @@ final class CurlEasy: @unchecked Sendable {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(list) }
         for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
-        if request.body != nil && !request.headers.contains(where: { $0.0.lowercased() == "expect" }) {
+        sink.fd = request.responseFile ?? -1
+        if let file = request.bodyFile {
+            sink.source = file.fd
+            sink.sourceSize = file.size
+        }
+        let sendsBody = request.body != nil || request.bodyFile != nil
+        // libcurl 7.88 signs every header of the list, also an "Expect:" that only removes one and is never sent,
+        // so a signed request keeps libcurl's Expect: 100-continue (which lets S3 refuse before the body, too).
+        if sendsBody && request.awsSigV4 == nil && !request.headers.contains(where: { $0.0.lowercased() == "expect" }) {
             // Without this libcurl waits up to a second for "100 Continue" on larger bodies.
             list = curl_slist_append(list, "Expect:")
         }
@@ -120,7 +178,19 @@ final class CurlEasy: @unchecked Sendable {
                     _ = ccurl_easy_setopt_write_function(handle) { data, size, count, user in
                         let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
                         let n = size * count
-                        if let data { sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n)) }
+                        guard let data else { return n }
+                        guard sink.fd >= 0 else {
+                            sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+                            return n
+                        }
+                        // Streamed to a file: a short or failed write makes libcurl stop with CURLE_WRITE_ERROR.
+                        var written = 0
+                        while written < n {
+                            let w = write(sink.fd, data + written, n - written)
+                            if w < 0 && errno == EINTR { continue }
+                            guard w > 0 else { return 0 }
+                            written += w
+                        }
                         return n
                     }
                     _ = ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
@@ -143,7 +213,31 @@ final class CurlEasy: @unchecked Sendable {
                     case "HEAD": _ = ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1)
                     default: _ = ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
                     }
-                    if request.body != nil {
+                    if let signing = request.awsSigV4 {
+                        // libcurl signs the method, path, query, host, x-amz-date and the headers we set (among
+                        // them x-amz-content-sha256, which S3 requires and libcurl 7.88 does not add itself).
+                        _ = ccurl_easy_setopt_string(handle, CURLOPT_AWS_SIGV4, signing.provider)
+                        _ = ccurl_easy_setopt_string(handle, CURLOPT_USERNAME, signing.accessKeyID)
+                        _ = ccurl_easy_setopt_string(handle, CURLOPT_PASSWORD, signing.secretAccessKey)
+                    }
+                    if let file = request.bodyFile {
+                        _ = ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
+                        _ = ccurl_easy_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(file.size))
+                        _ = ccurl_easy_setopt_read_function(handle) { buffer, size, count, user in
+                            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                            let wanted = min(Int64(size * count), sink.sourceSize - sink.sourceOffset)
+                            guard wanted > 0, let buffer else { return 0 }
+                            while true {
+                                let n = pread(sink.source, buffer, Int(wanted), off_t(sink.sourceOffset))
+                                if n < 0 && errno == EINTR { continue }
+                                // A file that shrank or cannot be read aborts the upload (CURLE_ABORTED_BY_CALLBACK).
+                                guard n > 0 else { return Int(CURL_READFUNC_ABORT) }
+                                sink.sourceOffset += Int64(n)
+                                return n
+                            }
+                        }
+                        _ = ccurl_easy_setopt_pointer(handle, CURLOPT_READDATA, sinkPointer)
+                    } else if request.body != nil {
                         _ = ccurl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
                         _ = ccurl_easy_setopt_pointer(
                             handle, CURLOPT_POSTFIELDS,
