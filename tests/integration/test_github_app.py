@@ -362,3 +362,17 @@ def test_requested_actions_are_ignored(gh, clean):
     body["action"] = "requested"
     r = clean.post(json.dumps(body).encode(), event="check_suite", delivery=str(uuid.uuid4()))
     assert r.status_code == 204 and "requested" in r.headers["X-Solstice-Ignored"]
+
+
+def test_401_right_after_minting_is_retried(gh, clean):
+    # GitHub can refuse a token for a moment after minting it (replication lag): the call is retried, not failed.
+    repo, installation = fresh_installation(gh)
+    sha = new_sha()
+    gh.add_file(repo, sha, ".solstice/workflow.kdl", 'job "a"\njob "b"\n')
+    gh.add_fault("/contents/", 401, method="GET", count=1, body={"message": "Bad credentials"})
+    r = clean.post(push(sha, repo=repo, installation_id=installation), delivery=str(uuid.uuid4()))
+    assert r.status_code == 202 and len(r.json()["jobs"]) == 2, r.text
+    reads = requests_matching(gh, "GET", "/contents/")
+    assert [x["status"] for x in reads] == [401, 200]
+    assert len(requests_matching(gh, "POST", f"/app/installations/{installation}/access_tokens")) == 1
+    clean.drain(expect=2)

@@ -44,11 +44,16 @@ public struct Logger: Sendable {
     /// Writes `message` with `fields` when `severity` is at or above the configured level.
     public func log(_ severity: LogLevel, _ message: String, _ fields: KeyValuePairs<String, LogValue> = [:]) {
         guard severity >= level else { return }
-        var line = format == .json ? jsonLine(severity, message, fields) : textLine(severity, message, fields)
+        var line = self.line(severity, message, fields)
         line.append("\n")
         line.withUTF8 { buffer in
             _ = Glibc.write(2, buffer.baseAddress, buffer.count)
         }
+    }
+
+    /// The line `log` writes, without its newline.
+    func line(_ severity: LogLevel, _ message: String, _ fields: KeyValuePairs<String, LogValue>) -> String {
+        format == .json ? jsonLine(severity, message, fields) : textLine(severity, message, fields)
     }
 
     private func textLine(_ severity: LogLevel, _ message: String, _ fields: KeyValuePairs<String, LogValue>) -> String
