@@ -53,12 +53,17 @@ public struct JobRequest: Sendable, Equatable, Codable {
         try c.encode(submittedAt, forKey: .submittedAt)
     }
 
-    /// The JSON body published to the broker, keys sorted so that equal requests give equal bytes.
+    /// The JSON body published to the broker: every key in SPEC §4's order, `null` where empty. Written directly
+    /// (JSONEncoder cost 4% of a webhook's CPU for this flat object); `Codable` above is the reading side.
     public func jsonBytes() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding strings and optionals cannot fail.
-        return Array(try! encoder.encode(self))
+        JSONField.object([
+            ("schema_version", .string(schemaVersion)), ("request_id", .string(requestID)),
+            ("group_id", .string(groupID)), ("source", .string(source)), ("repo_url", .string(repoURL)),
+            ("repo_owner", .string(repoOwner)), ("repo_name", .string(repoName)), ("commit_sha", .string(commitSHA)),
+            ("workflow_path", .optional(workflowPath)), ("workflow_job_id", .optional(workflowJobID)),
+            ("runs_on", .optional(runsOn)), ("script_path", .optional(scriptPath)),
+            ("submitted_at", .string(submittedAt)),
+        ]).bytes
     }
 }
 
