@@ -16,7 +16,12 @@ DIR=$STACK_STATE/bench
 python3 bench/prepare.py "$DIR" "$STACK_SECRET" "${GITHUB_PAYLOADS_DIR:-$ROOT/../shared/reference/github-payloads}"
 PID=$(cat "$STACK_STATE/fcgi.child")
 
+purge() { # an orchestrator consumes the queue; without one, a backlog of persistent messages slows the broker
+    python3 -c "import pika, sys; c = pika.BlockingConnection(pika.URLParameters(sys.argv[1])); c.channel().queue_purge('solstice.jobs.v1'); c.close()" "$STACK_AMQP_URL"
+}
+
 run_wrk() { # name url path connections
+    purge
     BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
         -s bench/webhook.lua "$2$3" >"$DIR/$1.out"
     python3 - "$DIR/$1.out" <<'PY'
