@@ -1,10 +1,15 @@
 /// The parts of an `amqp://user:password@host:port/vhost` URL (RabbitMQ's URI spec: the vhost is percent-decoded,
 /// so `%2f` is `/`; an absent vhost is `/`; absent credentials are guest/guest).
 public struct AMQPAddress: Sendable, Equatable {
+    /// Broker host name or address.
     public var host: String
+    /// Broker port [5672].
     public var port: Int
+    /// Virtual host, percent-decoded [/].
     public var vhost: String
+    /// User name [guest].
     public var user: String
+    /// Password [guest]; never logged.
     public var password: String
 
     /// Parses `url`; throws with a message naming what is wrong (the password is never repeated).

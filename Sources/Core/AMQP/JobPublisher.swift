@@ -52,6 +52,7 @@ public final class JobPublisher: MessagePublishing {
         Threads.start { loop.run() }
     }
 
+    /// Queues `messages` for the publisher thread and waits for their confirms (at most the confirm timeout).
     public func publish(_ messages: [AMQPMessage]) -> PublishResult {
         guard !messages.isEmpty else { return .confirmed }
         let ticket = PublishTicket(count: messages.count)

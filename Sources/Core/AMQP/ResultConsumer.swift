@@ -8,6 +8,7 @@ import Synchronization
 public final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
 
+    /// A signal not yet raised.
     public init() {}
 
     /// Asks every loop to stop.

@@ -6,6 +6,7 @@ public struct JobRequest: Sendable, Equatable, Codable {
     /// The schema of this message.
     public static let schema = "jobrequest.v1"
 
+    /// Always `jobrequest.v1`.
     public var schemaVersion = JobRequest.schema
     /// UUIDv5 of the delivery key and the job id (SPEC §7).
     public var requestID: String
@@ -13,9 +14,13 @@ public struct JobRequest: Sendable, Equatable, Codable {
     public var groupID: String
     /// Always `github`.
     public var source = "github"
+    /// Where to clone from (the fork's URL for a fork PR).
     public var repoURL: String
+    /// Owner of the repository where Check Runs live.
     public var repoOwner: String
+    /// Name of that repository.
     public var repoName: String
+    /// The commit to build.
     public var commitSHA: String
     /// `.solstice/workflow.kdl` when the job came from it.
     public var workflowPath: String?

@@ -10,6 +10,7 @@ public struct JobResult: Sendable, Equatable {
     public var requestID: String
     /// The repository the Check Run lives on (`repo_owner`/`repo_name`, else parsed from `repo_url`).
     public var owner: String
+    /// Repository name.
     public var repo: String
     /// The commit, 40 hex digits, lowercased.
     public var commitSHA: String

@@ -2,9 +2,13 @@ import FoundationEssentials
 
 /// Where Check Runs of one delivery go: the base repository's commit, through its installation.
 public struct CheckRunTarget: Sendable, Equatable {
+    /// The App installation whose token is used.
     public var installation: Int
+    /// Repository owner.
     public var owner: String
+    /// Repository name.
     public var repo: String
+    /// The commit the runs are on.
     public var sha: String
 }
 

@@ -72,8 +72,11 @@ public struct AWSSigV4: Sendable, CustomStringConvertible {
 
 /// A response: status, headers (names lowercased; a repeated header keeps its last value), body.
 public struct HTTPResponse: Sendable {
+    /// HTTP status code.
     public var status: Int
+    /// Response headers by lowercased name.
     public var headers: [String: String]
+    /// Response body.
     public var body: [UInt8]
 
     /// The body as UTF-8 text.

@@ -4,8 +4,11 @@ public struct CheckRunOutput: Sendable, Equatable {
     /// GitHub refuses `summary` and `text` longer than this many characters.
     public static let limit = 65_535
 
+    /// Output title.
     public var title: String
+    /// Output summary (exit code and the result's summary).
     public var summary: String
+    /// The log's last lines, within GitHub's 65535 characters.
     public var text: String?
 
     /// What is known about the job's log when the output is written.

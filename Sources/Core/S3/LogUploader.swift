@@ -57,6 +57,7 @@ public final class LogFile {
 
 /// The log could not be read from the orchestrator's log service (shown in the Check Run, never retried).
 public struct LogFetchError: Error, CustomStringConvertible, Sendable {
+    /// What failed.
     public var message: String
     public var description: String { message }
 }

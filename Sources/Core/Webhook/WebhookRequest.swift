@@ -82,7 +82,9 @@ public struct WebhookResponse: Sendable {
 
     /// A header name and value.
     public struct Header: Sendable, Equatable {
+        /// Header name.
         public var name: String
+        /// Header value.
         public var value: String
     }
 

@@ -16,8 +16,10 @@ public protocol JobExpanding: Sendable {
 
 /// Without App credentials: one job, no workflow fields (SPEC §5).
 public struct SingleJobExpander: JobExpanding {
+    /// The expander used without App credentials.
     public init() {}
 
+    /// One job without workflow fields.
     public func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
         Expansion(installationID: trigger.installationID, jobs: [.withoutWorkflow], workflowError: nil)
     }
@@ -42,6 +44,7 @@ public final class WorkflowExpander: JobExpanding {
         self.logger = logger
     }
 
+    /// The workflow's jobs at the trigger's commit, or one job without it (see the type's note).
     public func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
         var installation = trigger.installationID
         do {
