@@ -82,21 +82,10 @@ do { consumer = try ResultConsumer(settings: configuration.amqp, logger: logger)
     fail("invalid configuration: AMQP_URL: \(error.message)")
 }
 
-// SIGTERM/SIGINT: the handler only writes to a pipe; a thread turns that into the stop signal the loops check.
+// SIGTERM/SIGINT: the loops finish the result in hand, then return.
 let stop = StopSignal()
-nonisolated(unsafe) var signalPipe: [Int32] = [-1, -1]
-guard pipe(&signalPipe) == 0 else { fail("pipe: errno \(errno)") }
-let signalReadFD = signalPipe[0]
-let onSignal: @convention(c) (Int32) -> Void = { _ in
-    var byte: UInt8 = 1
-    _ = write(signalPipe[1], &byte, 1)
-}
-signal(SIGTERM, onSignal)
-signal(SIGINT, onSignal)
 signal(SIGPIPE, SIG_IGN)
-Threads.start {
-    var byte: UInt8 = 0
-    while read(signalReadFD, &byte, 1) < 0 && errno == EINTR {}
+TerminationSignal.onFirst {
     logger.log(.info, "stopping: finishing the results in hand")
     stop.request()
 }

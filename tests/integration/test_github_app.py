@@ -196,13 +196,17 @@ def test_fork_pull_request_reports_on_the_base_repository(gh, clean):
 
 
 def test_installation_is_looked_up_when_the_payload_has_none(gh, clean):
-    sha = new_sha()
-    gh.add_file(REPO, sha, ".solstice/workflow.kdl", 'job "a"\njob "b"\n')
-    r = clean.post(push(sha, installation=False), delivery=str(uuid.uuid4()))
-    assert r.status_code == 202 and len(r.json()["jobs"]) == 2
-    lookups = requests_matching(gh, "GET", f"/repos/{REPO}/installation")
-    assert lookups and lookups[0]["headers"]["authorization"].lower().startswith("bearer")
-    assert len(runs_for(gh, sha, 2)) == 2
+    repo, _ = fresh_installation(gh)
+    shas = [new_sha("1"), new_sha("2")]
+    for sha in shas:
+        gh.add_file(repo, sha, ".solstice/workflow.kdl", 'job "a"\njob "b"\n')
+        r = clean.post(push(sha, installation=False, repo=repo), delivery=str(uuid.uuid4()))
+        assert r.status_code == 202 and len(r.json()["jobs"]) == 2
+        assert len(runs_for(gh, sha, 2, repo=repo)) == 2
+    lookups = requests_matching(gh, "GET", f"/repos/{repo}/installation")
+    # Looked up with the App JWT, once: the installation is remembered for the next webhook.
+    assert len(lookups) == 1 and lookups[0]["headers"]["authorization"].lower().startswith("bearer")
+    clean.drain(expect=4)
 
 
 def test_repository_without_installation_builds_without_checks(gh, clean):

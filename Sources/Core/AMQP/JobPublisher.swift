@@ -7,7 +7,7 @@ import Synchronization
 
 /// Where the responder sends a delivery's messages; the seam tests and the fuzzer replace.
 public protocol MessagePublishing: Sendable {
-    /// Publishes every message and returns once the broker confirmed all of them, or with the first failure.
+    /// Publishes every message and returns once each was acked or failed (or the confirm timeout passed).
     func publish(_ messages: [AMQPMessage]) -> PublishResult
 }
 
@@ -120,8 +120,8 @@ public final class JobPublisher: MessagePublishing {
         return connection
     }
 
-    fileprivate func log(_ level: LogLevel, _ message: String, _ error: String) {
-        logger.log(level, message, ["error": .string(error)])
+    fileprivate func log(_ level: LogLevel, _ message: String, _ error: String? = nil) {
+        if let error { logger.log(level, message, ["error": .string(error)]) } else { logger.log(level, message) }
     }
 }
 
@@ -283,7 +283,7 @@ private final class PublisherLoop: @unchecked Sendable {
                     entry.ticket.fail(entry.index, "message returned as unroutable: \(replyText)")
                 }
             case .blocked(let blocked):
-                owner.log(.warning, blocked ? "broker blocked publishing" : "broker unblocked publishing", "")
+                owner.log(.warning, blocked ? "broker blocked publishing" : "broker unblocked publishing")
             case .delivery:
                 break
             }
@@ -313,14 +313,5 @@ private final class PublisherLoop: @unchecked Sendable {
         for entry in inFlight.values { entry.ticket.fail(entry.index, "broker connection lost: \(reason)") }
         inFlight.removeAll()
         connection = nil
-    }
-}
-
-/// Monotonic seconds, for deadlines.
-enum Clock {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -54,7 +54,7 @@ public final class ResultConsumer: Sendable {
                 logger.log(
                     .error, "broker connection failed",
                     ["worker": .int(worker), "error": .string(error.message), "retry_in_s": .double(pause)])
-                Self.sleep(pause, unless: stop)
+                Clock.sleep(pause) { stop.isRequested }
                 pause = min(pause * 2, 5)
                 continue
             }
@@ -69,7 +69,7 @@ public final class ResultConsumer: Sendable {
                 try consume(connection, handler: handler, stop: stop)
             } catch {
                 logger.log(.error, "broker connection lost", ["worker": .int(worker), "error": .string(error.message)])
-                Self.sleep(pause, unless: stop)
+                Clock.sleep(pause) { stop.isRequested }
             }
         }
     }
@@ -88,10 +88,5 @@ public final class ResultConsumer: Sendable {
                 }
             }
         }
-    }
-
-    private static func sleep(_ seconds: Double, unless stop: StopSignal) {
-        let end = Clock.now() + seconds
-        while Clock.now() < end && !stop.isRequested { usleep(20_000) }
     }
 }

@@ -157,17 +157,20 @@ public enum EventMapper {
             throw PayloadError(field: nil, message: "payload is not a JSON object")
         } catch let DecodingError.typeMismatch(_, context) {
             throw PayloadError(
-                field: path(context), message: "payload field \(path(context)) has the wrong type")
+                field: context.fieldPath, message: "payload field \(context.fieldPath) has the wrong type")
         } catch let DecodingError.valueNotFound(_, context) {
-            throw PayloadError(field: path(context), message: "payload field \(path(context)) is null")
+            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is null")
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            throw PayloadError(field: path(context), message: "payload field \(path(context)) is invalid")
+            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is invalid")
         } catch {
             throw PayloadError(field: nil, message: "payload is not valid JSON")
         }
     }
+}
 
-    private static func path(_ context: DecodingError.Context) -> String {
-        context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+extension DecodingError.Context {
+    /// The field at fault as a dotted path (`pull_request.head.sha`; array elements by index), for error messages.
+    var fieldPath: String {
+        codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
     }
 }

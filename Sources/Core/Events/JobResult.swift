@@ -67,7 +67,7 @@ public struct JobResult: Sendable, Equatable {
         guard let requestID = wire.request_id, Self.isSafeName(requestID, maxLength: 128) else {
             throw JobResultError(message: "request_id is missing or not [A-Za-z0-9._-]{1,128}")
         }
-        guard let sha = wire.commit_sha, sha.utf8.count == 40, sha.utf8.allSatisfy(Self.isHexDigit) else {
+        guard let sha = wire.commit_sha, sha.utf8.count == 40, Hex.decode(sha.utf8) != nil else {
             throw JobResultError(message: "commit_sha is missing or not 40 hex digits")
         }
         guard let success = wire.success else { throw JobResultError(message: "success is missing") }
@@ -104,20 +104,13 @@ public struct JobResult: Sendable, Equatable {
             }
     }
 
-    private static func isHexDigit(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
-    }
-
     private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
-        }
         switch error {
-        case .typeMismatch(_, let context): return "\(path(context)) has the wrong type"
-        case .valueNotFound(_, let context): return "\(path(context)) is null"
+        case .typeMismatch(_, let context): return "\(context.fieldPath) has the wrong type"
+        case .valueNotFound(_, let context): return "\(context.fieldPath) is null"
         case .keyNotFound(let key, _): return "\(key.stringValue) is missing"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "invalid JSON" : "\(path(context)) is invalid"
+            return context.codingPath.isEmpty ? "invalid JSON" : "\(context.fieldPath) is invalid"
         @unknown default: return "invalid JSON"
         }
     }

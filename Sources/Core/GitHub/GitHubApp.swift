@@ -29,6 +29,8 @@ public final class GitHubApp: Sendable {
     private let logger: Logger
     private let wallClock: @Sendable () -> Int
     private let tokens = Mutex<[Int: CachedToken]>([:])
+    /// owner/repo (lowercased) → installation id and when it was looked up (monotonic seconds).
+    private let installations = Mutex<[String: (id: Int, at: Double)]>([:])
     private let minting = Mutex<Void>(())
 
     private struct CachedToken {
@@ -50,14 +52,19 @@ public final class GitHubApp: Sendable {
     }
 
     /// The installation of `owner/repo` (`GET /repos/{o}/{r}/installation` with the App JWT); nil when the App is
-    /// not installed there (404).
+    /// not installed there (404). Found installations are remembered for 5 minutes, shared by every caller; a
+    /// missing one is asked again each time, so a repository the App was just installed on is seen at once.
     public func installationID(owner: String, repo: String, deadline: Double) throws(GitHubError) -> Int? {
+        let key = "\(owner)/\(repo)".lowercased()
+        if let cached = installations.withLock({ $0[key] }), Clock.now() - cached.at < 300 { return cached.id }
         let response = try send(
             "GET", "\(apiBase)/repos/\(owner)/\(repo)/installation", auth: .jwt, deadline: deadline)
         if response.status == 404 { return nil }
         try Self.expect(200, response, "GET /repos/\(owner)/\(repo)/installation")
         struct Installation: Decodable { var id: Int }
-        return try Self.decode(Installation.self, response).id
+        let id = try Self.decode(Installation.self, response).id
+        installations.withLock { $0[key] = (id, Clock.now()) }
+        return id
     }
 
     /// The App itself (`GET /app`), for check-config's App id check.
@@ -86,7 +93,7 @@ public final class GitHubApp: Sendable {
             if !waitedForReplication && Clock.now() - token.mintedAt < 10 {
                 // A token just minted can be refused for a moment while GitHub replicates it.
                 waitedForReplication = true
-                Self.sleep(min(0.5, max(0, deadline - Clock.now())))
+                Clock.sleep(min(0.5, max(0, deadline - Clock.now())))
                 continue
             }
             // Revoked or expired early: mint a new one, once.
@@ -170,7 +177,7 @@ public final class GitHubApp: Sendable {
             if let wait = Self.rateLimitWait(response, now: wallClock()) {
                 if Clock.now() + wait < deadline && attempt < 5 {
                     logger.log(.warning, "GitHub rate limit: waiting", ["seconds": .double(wait), "url": .string(url)])
-                    Self.sleep(wait)
+                    Clock.sleep(wait)
                     continue
                 }
                 throw GitHubError(
@@ -184,7 +191,7 @@ public final class GitHubApp: Sendable {
     private func backoff(_ attempt: Int, _ deadline: Double) -> Bool {
         let delay = 0.2 * Double(1 << (attempt - 1))
         guard Clock.now() + delay < deadline else { return false }
-        Self.sleep(delay)
+        Clock.sleep(delay)
         return true
     }
 
@@ -221,11 +228,6 @@ public final class GitHubApp: Sendable {
     }
 
     private static func redact(_ url: String) -> String { String(url.prefix { $0 != "?" }) }
-
-    static func sleep(_ seconds: Double) {
-        guard seconds > 0 else { return }
-        usleep(UInt32(min(seconds, 60) * 1_000_000))
-    }
 }
 
 extension RFC3339 {

@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -27,8 +25,8 @@ public struct ResultFailure: Error, CustomStringConvertible, Sendable {
 /// Completes the Check Run of each `JobResult` (SPEC §8): installation, log to S3, run found by `external_id` on
 /// every page of the commit's runs, PATCH to completed (or a completed run created when there is none).
 ///
-/// Shared by the consumer threads; what it holds is immutable or behind a mutex (the installation cache), and
-/// the GitHub App keeps its own token cache.
+/// Shared by the consumer threads; what it holds is immutable, and the GitHub App keeps its own caches
+/// (installations, tokens) behind mutexes.
 public final class ResultHandler: Sendable {
     private let app: GitHubApp
     private let reporter: CheckRunReporter
@@ -38,8 +36,6 @@ public final class ResultHandler: Sendable {
     private let maxAttempts: Int
     private let backoffBase: Double
     private let wallClock: @Sendable () -> Int
-    /// owner/repo (lowercased) → installation id and when it was looked up (monotonic seconds).
-    private let installations = Mutex<[String: (id: Int, at: Double)]>([:])
 
     /// A handler; `maxAttempts` bounds the attempts at a result in all (SPEC §8: 5), with pauses of
     /// `backoffBase`, twice that, four times… between them.
@@ -100,7 +96,7 @@ public final class ResultHandler: Sendable {
                         "request_id": .string(result.requestID), "attempt": .int(attempt),
                         "retry_in_s": .double(pause), "reason": .string(error.message),
                     ])
-                if !sleep(pause, unless: shouldStop) {
+                if !Clock.sleep(pause, unless: shouldStop) {
                     logger.log(
                         .warning, "stopping: result left to the broker for redelivery",
                         ["request_id": .string(result.requestID), "attempts": .int(attempt)])
@@ -189,16 +185,9 @@ public final class ResultHandler: Sendable {
     }
 
     private func installation(_ owner: String, _ repo: String, deadline: Double) throws(ResultFailure) -> Int? {
-        let key = "\(owner)/\(repo)".lowercased()
-        let now = Clock.now()
-        if let cached = installations.withLock({ $0[key] }), now - cached.at < 300 { return cached.id }
-        let id: Int?
-        do { id = try app.installationID(owner: owner, repo: repo, deadline: deadline) } catch {
+        do { return try app.installationID(owner: owner, repo: repo, deadline: deadline) } catch {
             throw Self.failure(error)
         }
-        // Only found installations are cached: a repository the App was just installed on is seen at once.
-        if let id { installations.withLock { $0[key] = (id, now) } }
-        return id
     }
 
     @discardableResult
@@ -248,15 +237,5 @@ public final class ResultHandler: Sendable {
                     "run_id": .int(runID), "created": .bool(created), "log": .string(log), "attempts": .int(attempt),
                 ])
         }
-    }
-
-    /// Sleeps `seconds` in short steps; false when `shouldStop` turned true meanwhile.
-    private func sleep(_ seconds: Double, unless shouldStop: () -> Bool) -> Bool {
-        let end = Clock.now() + seconds
-        while Clock.now() < end {
-            if shouldStop() { return false }
-            usleep(UInt32(min(0.05, max(0, end - Clock.now())) * 1_000_000))
-        }
-        return !shouldStop()
     }
 }

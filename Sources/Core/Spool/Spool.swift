@@ -213,7 +213,7 @@ public final class Spool: Sendable {
 
     /// temp file, write, fsync, rename, fsync of the directory.
     private func writeDurably(_ bytes: [UInt8], to path: String) throws(SpoolError) {
-        let temp = tmp + "/" + String(getpid()) + "-" + UUIDString.random()
+        let temp = tmp + "/" + String(getpid()) + "-" + Self.randomHex()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpoolError("cannot create", temp) }
         var written = 0
@@ -260,6 +260,11 @@ public final class Spool: Sendable {
         }
     }
 
+    /// 16 random hex digits, for temporary names no other writer picks.
+    private static func randomHex() -> String {
+        Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+    }
+
     private static func list(_ dir: String) -> [String] {
         guard let handle = opendir(dir) else { return [] }
         defer { closedir(handle) }
@@ -271,14 +276,5 @@ public final class Spool: Sendable {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
-    }
-}
-
-/// Random hex for temporary names.
-enum UUIDString {
-    static func random() -> String {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return Hex.encode(bytes)
     }
 }

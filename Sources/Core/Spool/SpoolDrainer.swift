@@ -45,7 +45,7 @@ public final class SpoolDrainer: Sendable {
                     if removed > 0 { logger.log(.info, "expired delivery records removed", ["count": .int(removed)]) }
                     lastSweep = Clock.now()
                 }
-                usleep(UInt32(interval * 1_000_000))
+                Clock.sleep(interval)
             }
         }
     }

@@ -143,11 +143,11 @@ public final class WebhookResponder: Sendable {
                 return (Self.ignored("check run \(runName) matches no job of the workflow at \(trigger.commitSHA)"), 0)
             }
         }
-        let requests = planner.requests(for: trigger, jobs: jobs, ids: ids, submittedAt: clock())
-        let timestamp = UInt64(clock())
+        let now = clock()
+        let requests = planner.requests(for: trigger, jobs: jobs, ids: ids, submittedAt: now)
         let messages = requests.map { job in
             AMQPMessage(
-                body: job.jsonBytes(), messageID: job.requestID, type: routingSchema, timestamp: timestamp,
+                body: job.jsonBytes(), messageID: job.requestID, type: routingSchema, timestamp: UInt64(now),
                 headers: [("x-github-delivery", deliveryID), ("x-github-event", event)])
         }
         var spooled = false
@@ -190,7 +190,6 @@ public final class WebhookResponder: Sendable {
             let target = CheckRunTarget(
                 installation: installation, owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA)
             let workflowError = expansion.workflowError
-            let now = clock()
             let logger = self.logger
             // After the answer: GitHub is not kept waiting on Checks, and a Checks failure cannot fail the webhook.
             response.followUp = {
@@ -220,15 +219,9 @@ public final class WebhookResponder: Sendable {
         return (response, requests.count)
     }
 
-    /// 200 with the first answer's body plus `"duplicate": true`.
+    /// 200 with the first answer's body plus `"duplicate": true` (`Spool.record` returns only whole objects).
     private static func duplicate(of recorded: [UInt8]) -> WebhookResponse {
-        var body = recorded
-        while let last = body.last, last != UInt8(ascii: "}") { body.removeLast() }
-        if !body.isEmpty {
-            body.removeLast()
-            body += Array(", \"duplicate\": true}".utf8)
-        }
-        return WebhookResponse(status: 200, headers: [], body: body)
+        WebhookResponse(status: 200, headers: [], body: recorded.dropLast() + Array(", \"duplicate\": true}".utf8))
     }
 
     private static func ignored(_ reason: String) -> WebhookResponse {
