@@ -1,25 +1,58 @@
 // swift-tools-version:6.0
-// Solstice CI — GitHub integration. See README.md and ../shared/SPEC.md §1 for the layout.
+// Solstice CI — GitHub integration. See README.md, ../shared/SPEC.md §1 and ../shared/ARCHITECTURE.md.
+//
+// Library targets are layered: each imports only targets listed before it, so the compiler rejects an import that
+// points back up (SwiftPM refuses dependency cycles). The request flows down this list: Webhook → Jobs → Events.
 import PackageDescription
+
+/// A library target at Sources/NAME.
+func layer(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies)
+}
 
 let package = Package(
     name: "solstice-github",
     products: [
         .executable(name: "solstice-fcgi", targets: ["solstice-fcgi"]),
         .executable(name: "solstice-results", targets: ["solstice-results"]),
-        .library(name: "Core", targets: ["Core"]),
     ],
     targets: [
-        // One system-library module per C library; nothing else imports C (STYLE.md point 1).
+        // One system-library module per C library, each imported by one Swift file only (STYLE.md point 1).
         .systemLibrary(name: "CFCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "Core", dependencies: ["COpenSSL", "CRabbitMQ", "CCurl"]),
-        .executableTarget(name: "solstice-fcgi", dependencies: ["Core", "CFCGI"]),
-        .executableTarget(name: "solstice-results", dependencies: ["Core"]),
+
+        // Lowest first (ARCHITECTURE.md "Modules").
+        layer("Base", []),
+        layer("KDL", ["Base"]),
+        layer("Crypto", ["Base", "COpenSSL"]),
+        layer("HTTP", ["Base", "CCurl"]),
+        layer("AMQP", ["Base", "CRabbitMQ"]),
+        layer("GitHub", ["Base", "Crypto", "HTTP"]),
+        layer("Delivery", ["Base"]),
+        layer("Workflow", ["Base", "KDL"]),
+        // Crypto for SHA-1: the delivery ids are UUIDv5 (SPEC §7).
+        layer("Events", ["Base", "Crypto"]),
+        layer("Jobs", ["Events", "Workflow", "GitHub", "AMQP", "Delivery"]),
+        layer("Webhook", ["Events", "Jobs", "Delivery", "GitHub", "Crypto"]),
+        layer("Background", ["Jobs", "Delivery", "GitHub"]),
+        layer("Results", ["Events", "GitHub", "HTTP", "AMQP", "Crypto"]),
+
+        .executableTarget(name: "solstice-fcgi", dependencies: ["Webhook", "Background", "Workflow", "CFCGI"]),
+        .executableTarget(name: "solstice-results", dependencies: ["Results"]),
         // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl).
-        .executableTarget(name: "kdl-bench", dependencies: ["Core"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], exclude: ["Fixtures"]),
+        .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
+
+        // Unit tests beside the module they test.
+        .testTarget(name: "BaseTests", dependencies: ["Base"]),
+        .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow"], exclude: ["Fixtures"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery"]),
+        .testTarget(name: "GitHubTests", dependencies: ["GitHub"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
+        .testTarget(name: "WebhookTests", dependencies: ["Webhook"], exclude: ["Fixtures"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
     ]
 )

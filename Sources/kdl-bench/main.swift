@@ -2,7 +2,8 @@
 // parsed document holds, and the process's peak RSS (VmHWM). scripts/kdl_bench.py drives it and compares with ckdl.
 //
 //   swift build -c release --product kdl-bench && .build/release/kdl-bench -n 10 big.kdl
-import Core
+import KDL
+import Workflow
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
+import Base
+import Webhook
 internal import CFCGI
-import Core
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,14 +80,14 @@ final class FastCGIWorker {
             }
             failures = 0
             Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
-            let followUp = serveOne(responder)
+            let response = serveOne(responder)
             FCGX_Finish_r(request)
-            followUp?()
+            responder.afterAnswer(response)
             Shutdown.inFlight.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 
-    private func serveOne(_ responder: WebhookResponder) -> (@Sendable () -> Void)? {
+    private func serveOne(_ responder: WebhookResponder) -> WebhookResponse {
         let envp = request.pointee.envp
         let webhook = WebhookRequest { name in
             FCGX_GetParam(name, envp).map { String(cString: $0) }
@@ -100,7 +101,7 @@ final class FastCGIWorker {
                 _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
             }
         }
-        return response.followUp
+        return response
     }
 
     /// Reads the body up to `limit + 1` bytes (so an undeclared oversize body is still caught); nil when the

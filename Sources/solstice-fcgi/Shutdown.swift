@@ -1,4 +1,4 @@
-import Core
+import Base
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,10 +18,10 @@ enum Shutdown {
         TerminationSignal.onFirst {
             requested.store(true, ordering: .sequentiallyConsistent)
             logger("stopping: finishing requests in hand")
-            let deadline = Clock.now() + grace
+            let deadline = MonotonicClock.now() + grace
             var idleChecks = 0
             // Two idle checks in a row, so a request accepted right at the signal is still served.
-            while idleChecks < 2 && Clock.now() < deadline {
+            while idleChecks < 2 && MonotonicClock.now() < deadline {
                 idleChecks = inFlight.load(ordering: .sequentiallyConsistent) == 0 ? idleChecks + 1 : 0
                 usleep(20_000)
             }

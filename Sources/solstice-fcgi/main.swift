@@ -1,11 +1,34 @@
-import Core
-import FoundationEssentials
+import AMQP
+import Background
+import Base
+import Delivery
+import GitHub
+import Jobs
+import Webhook
+import Workflow
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-// The FastCGI/CGI adapter: parse the command line, load the configuration, then hand requests to the responder.
+// solstice-fcgi: the FastCGI/CGI adapter. Parse the command line, load the configuration, wire the pipeline's
+// collaborators, then hand requests to the WebhookResponder. Nothing here decides anything about a webhook.
+//
+// Threads of this process (ARCHITECTURE.md; keep this table true):
+//
+// | thread                       | owns                                        | shares, and how                      |
+// |------------------------------|---------------------------------------------|--------------------------------------|
+// | FastCGI worker × FCGI_WORKERS| its FCGX_Request; one curl handle at a time | the publisher's queue (mutex), the   |
+// |                              | from the pool while it asks GitHub          | token and installation caches (mutex)|
+// |                              |                                             | SPOOL_DIR (flock + lock stripes)     |
+// | publisher (JobPublisher)     | the one AMQP connection                     | its queue; wakes workers through     |
+// |                              |                                             | their tickets (semaphores)           |
+// | outbox drainer               | nothing of its own                          | SPOOL_DIR/outbox files, claimed with |
+// |                              |                                             | flock; publishes through the         |
+// |                              |                                             | publisher                            |
+// | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
+//
+// Check Runs are written by the worker that answered, after its answer is out (WebhookResponder.afterAnswer).
 
 let version = "solstice-fcgi 0.1.0"
 let usage = """
@@ -16,38 +39,25 @@ let usage = """
     commands:
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
       workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
-      drain-spool    publish what SPOOL_DIR's outbox holds, then exit (0 when it is empty); for CGI setups
+      drain-spool    publish what SPOOL_DIR's outbox holds and expire old delivery records, then exit (0 when the
+                     outbox is empty); for CGI setups
       check-config   check the configuration, the secret, the broker and its topology, the spool directory and
                      (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
         --dev              with check-config: accept running without a webhook secret
         --web-config FILE  with check-config: nginx, Apache or lighttpd configuration to compare MAX_BODY_BYTES with
 
     flags (override the environment variable of the same meaning):
-      --listen ADDR        FCGI_LISTEN: host:port or a unix socket path
-      --workers N          FCGI_WORKERS [2 x CPUs]
-      --webhook-path PATH  WEBHOOK_PATH [/webhooks/github]
+      --listen ADDR        FCGI_LISTEN
+      --workers N          FCGI_WORKERS
+      --webhook-path PATH  WEBHOOK_PATH
       --help, --version
 
     environment (defaults in brackets):
-      GITHUB_WEBHOOK_SECRET (or WEBHOOK_SECRET), GITHUB_WEBHOOK_SECRET_FILE (one secret per line)
-                           none: dev mode, unsigned requests accepted
-      MAX_BODY_BYTES       [26214400]
-      AMQP_URL             [amqp://127.0.0.1:5672/%2f]
-      AMQP_EXCHANGE [solstice.jobs]  AMQP_ROUTING_KEY [jobrequest.v1]  AMQP_QUEUE [solstice.jobs.v1]
-      AMQP_DLX [solstice.dlx]  AMQP_DLQ [solstice.jobs.v1.dlq]  AMQP_RESULTS_ROUTING_KEY [jobresult.v1]
-      AMQP_RESULTS_QUEUE [solstice.results.v1]  AMQP_RESULTS_DLQ [solstice.results.v1.dlq]
-      REPO_ALLOWLIST, BRANCH_ALLOWLIST   comma-separated globs [allow all]
-      RUNS_ON_DEFAULT, RUNS_ON_MAP (owner/repo=label,...)
-      SPOOL_DIR            [/var/spool/solstice]
-      GITHUB_APP_ID, GITHUB_APP_KEY_PATH or GITHUB_APP_KEY (PEM)   without them: no workflows, no Check Runs
-      GITHUB_API_BASE      [https://api.github.com]   (GitHub Enterprise Server: https://HOST/api/v3)
-      GITHUB_CHECK_NAME    [Solstice CI]   LOGS_BASE_URL (job log links; ORCH_HTTP_BASE is deprecated)
-      LOG_LEVEL [info]  LOG_FORMAT [text|json]
+    \(ConfigVariable.helpText(WebhookConfiguration.variables))
     """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    let line = "solstice-fcgi: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    try? Posix.writeAll(2, Array("solstice-fcgi: \(message)\n".utf8))
     exit(code)
 }
 
@@ -59,7 +69,7 @@ var allowDevMode = false
 var webConfigPath: String?
 var workflowFile = "-"
 var args = CommandLine.arguments.dropFirst()
-let flagVariables = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
+let flagVariables = WebhookConfiguration.flags
 while let arg = args.popFirst() {
     switch arg {
     case "--help", "-h":
@@ -92,51 +102,44 @@ while let arg = args.popFirst() {
 
 if command == "workflow" {
     // Parse a workflow file and print its jobs (SPEC §9); needs no configuration.
-    let bytes: [UInt8]
+    let bytes: [UInt8]?
     if workflowFile == "-" {
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = read(0, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data += chunk[0..<n]
-        }
-        bytes = data
-    } else if let data = try? Data(contentsOf: URL(fileURLWithPath: workflowFile)) {
-        bytes = Array(data)
+        bytes = Posix.readAll(0)
     } else {
-        fail("cannot read \(workflowFile)", code: 1)
+        bytes = (try? FileDescriptor(path: workflowFile, flags: O_RDONLY))?.readAll()
     }
+    guard let bytes else { fail("cannot read \(workflowFile)", code: 1) }
     let output = WorkflowCommand.run(fileName: workflowFile == "-" ? "<stdin>" : workflowFile, bytes: bytes)
     if !output.stdout.isEmpty { print(output.stdout, terminator: output.stdout.hasSuffix("\n") ? "" : "\n") }
     if !output.stderr.isEmpty {
         let text = output.stderr.hasSuffix("\n") ? output.stderr : output.stderr + "\n"
-        _ = text.withCString { write(2, $0, strlen($0)) }
+        try? Posix.writeAll(2, Array(text.utf8))
     }
     exit(output.exitCode)
 }
 
 let environment = ProcessEnvironment.current()
-let configuration: Configuration
+let configuration: WebhookConfiguration
 do {
-    configuration = try Configuration.load(environment: environment, overrides: overrides)
+    configuration = try WebhookConfiguration.load(Environment(environment, overrides: overrides))
 } catch {
     fail(error.description)
 }
-let logger = Logger(level: configuration.logLevel, format: configuration.logFormat)
+let logger = configuration.log.logger
+let github = configuration.github.app.map {
+    GitHubClient(credentials: $0, apiBase: configuration.github.apiBase, logger: logger)
+}
 
 // MARK: - Commands
 
 if command == "check-config" {
     let check = ConfigCheck(configuration: configuration)
-    var results = [CheckResult(name: "configuration", ok: true, detail: "every variable is valid")]
+    var results = [check.variables(in: environment)]
     results.append(check.secret(allowDevMode: allowDevMode))
     results.append(check.broker())
     results.append(check.spool())
-    if let credentials = configuration.githubApp {
-        let app = GitHubApp(credentials: credentials, apiBase: configuration.githubAPIBase, logger: logger)
-        results.append(check.githubApp(app))
+    if let github {
+        results.append(check.githubApp(github))
     } else {
         results.append(
             CheckResult(
@@ -144,8 +147,8 @@ if command == "check-config" {
                 detail: "not configured (GITHUB_APP_ID, GITHUB_APP_KEY_PATH): no workflows, no Check Runs"))
     }
     if let path = webConfigPath {
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            results.append(check.webServerLimit(configText: text, path: path))
+        if let text = (try? FileDescriptor(path: path, flags: O_RDONLY))?.readAll() {
+            results.append(check.webServerLimit(configText: String(decoding: text, as: UTF8.self), path: path))
         } else {
             results.append(CheckResult(name: "web server", ok: false, detail: "cannot read \(path)"))
         }
@@ -163,32 +166,37 @@ do {
 } catch {
     fail("invalid configuration: AMQP_URL: \(error.message)")
 }
-for warning in configuration.warnings { logger.log(.warning, warning) }
-var expander: any JobExpanding = SingleJobExpander()
-var reporter: CheckRunReporter?
-if let credentials = configuration.githubApp {
-    let app = GitHubApp(credentials: credentials, apiBase: configuration.githubAPIBase, logger: logger)
-    expander = WorkflowExpander(app: app, logger: logger)
-    reporter = CheckRunReporter(
-        app: app, checkName: configuration.checkName, logsBaseURL: configuration.logsBaseURL, logger: logger)
-} else {
-    logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
-}
-let spool: Spool
+for warning in configuration.github.warnings { logger.log(.warning, warning) }
+let spool: SpoolDirectory
 do {
-    spool = try Spool(directory: configuration.spoolDir)
+    spool = try SpoolDirectory(path: configuration.spoolDir)
 } catch {
     fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
-let drainer = SpoolDrainer(spool: spool, publisher: publisher, logger: logger)
+let outbox = JobOutbox(spool: spool)
+let drainer = OutboxDrainer(
+    outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
 if command == "drain-spool" {
     let (published, remaining) = drainer.drainOnce()
+    drainer.sweep()
     print("drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox")
     exit(remaining == 0 ? 0 : 1)
 }
+
+var expander: any JobExpanding = SingleJobExpander()
+var checkRuns: QueuedRunsReporter?
+if let github {
+    expander = WorkflowExpander(client: github, logger: logger)
+    checkRuns = QueuedRunsReporter(
+        checkRuns: CheckRuns(
+            client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL),
+        logger: logger)
+} else {
+    logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
+}
 let responder = WebhookResponder(
-    configuration: configuration, publisher: publisher, expander: expander, reporter: reporter, spool: spool,
-    logger: logger)
+    configuration: configuration, dispatcher: JobDispatcher(publisher: publisher, outbox: outbox, logger: logger),
+    expander: expander, checkRuns: checkRuns, spool: spool, logger: logger)
 
 let listener: FastCGIListener
 do {

@@ -1,0 +1,63 @@
+import Base
+
+/// Broker address and the names of SPEC §6, shared by both daemons.
+public struct AMQPSettings: Sendable, Equatable {
+    /// `AMQP_URL` [amqp://127.0.0.1:5672/%2f].
+    public var url = "amqp://127.0.0.1:5672/%2f"
+    /// `AMQP_EXCHANGE` [solstice.jobs].
+    public var exchange = "solstice.jobs"
+    /// `AMQP_ROUTING_KEY` [jobrequest.v1].
+    public var routingKey = "jobrequest.v1"
+    /// `AMQP_QUEUE` [solstice.jobs.v1].
+    public var queue = "solstice.jobs.v1"
+    /// `AMQP_DLX` [solstice.dlx].
+    public var deadLetterExchange = "solstice.dlx"
+    /// `AMQP_DLQ` [solstice.jobs.v1.dlq].
+    public var deadLetterQueue = "solstice.jobs.v1.dlq"
+    /// `AMQP_RESULTS_ROUTING_KEY` [jobresult.v1].
+    public var resultsRoutingKey = "jobresult.v1"
+    /// `AMQP_RESULTS_QUEUE` [solstice.results.v1].
+    public var resultsQueue = "solstice.results.v1"
+    /// `AMQP_RESULTS_DLQ` [solstice.results.v1.dlq].
+    public var resultsDeadLetterQueue = "solstice.results.v1.dlq"
+
+    /// Defaults of SPEC §2.
+    public init() {}
+
+    private static var names: [(String, WritableKeyPath<AMQPSettings, String>, String)] {
+        [
+            ("AMQP_EXCHANGE", \.exchange, "exchange of the JobRequests"),
+            ("AMQP_ROUTING_KEY", \.routingKey, "routing key of the JobRequests"),
+            ("AMQP_QUEUE", \.queue, "queue of the JobRequests"),
+            ("AMQP_DLX", \.deadLetterExchange, "dead-letter exchange"),
+            ("AMQP_DLQ", \.deadLetterQueue, "dead-letter queue of the JobRequests"),
+            ("AMQP_RESULTS_ROUTING_KEY", \.resultsRoutingKey, "routing key of the JobResults"),
+            ("AMQP_RESULTS_QUEUE", \.resultsQueue, "queue of the JobResults"),
+            ("AMQP_RESULTS_DLQ", \.resultsDeadLetterQueue, "dead-letter queue of the JobResults"),
+        ]
+    }
+
+    /// The variables of this part, with their defaults.
+    public static let variables: [ConfigVariable] =
+        [ConfigVariable("AMQP_URL", AMQPSettings().url, "broker: amqp://user:password@host:port/vhost")]
+        + names.map { ConfigVariable($0.0, AMQPSettings()[keyPath: $0.1], $0.2) }
+
+    /// Reads `AMQP_URL` and the topology names.
+    public static func load(_ env: Environment) throws(ConfigurationError) -> AMQPSettings {
+        var settings = AMQPSettings()
+        for (name, keyPath, _) in names {
+            guard let v = env.value(name) else { continue }
+            guard v.utf8.count <= 255 else {
+                throw ConfigurationError(variable: name, message: "AMQP names are at most 255 bytes")
+            }
+            settings[keyPath: keyPath] = v
+        }
+        if let url = env.value("AMQP_URL") {
+            do { _ = try AMQPAddress(url: url) } catch {
+                throw ConfigurationError(variable: "AMQP_URL", message: error.message)
+            }
+            settings.url = url
+        }
+        return settings
+    }
+}

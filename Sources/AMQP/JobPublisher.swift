@@ -1,0 +1,318 @@
+import Base
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where the responder sends a delivery's messages; the seam tests and the fuzzer replace.
+public protocol MessagePublishing: Sendable {
+    /// Publishes every message and returns once each was acked or failed (or the confirm timeout passed).
+    func publish(_ messages: [AMQPMessage]) -> PublishResult
+}
+
+/// How a publish ended (SPEC §6: only a broker ack counts).
+public enum PublishResult: Sendable, Equatable {
+    /// Every message was acked by the broker.
+    case confirmed
+    /// At least one message was nacked, returned, lost with the connection or not confirmed in time;
+    /// `unconfirmed` holds the indices of the messages without an ack, which must go to the spool.
+    case failed(String, unconfirmed: [Int])
+}
+
+/// Publishes with confirms pipelined across concurrent requests.
+///
+/// Concurrency model: one publisher thread owns the only `AMQPConnection`. Worker threads hand it messages
+/// through a mutex-protected queue, wake it through a pipe, and block on their own ticket's semaphore until every
+/// delivery tag of theirs is acked (or nacked, returned, lost, or 5 s pass). Many publishes are in flight on the
+/// channel at once, so one broker round trip confirms a whole batch of requests. The connection is opened on
+/// first use, kept, and opened again on the next publish after any failure.
+public final class JobPublisher: MessagePublishing {
+    private let settings: AMQPSettings
+    private let address: AMQPAddress
+    private let logger: Logger
+    private let confirmTimeout: Double
+    /// Messages waiting for the publisher thread, and whether that thread sleeps and must be woken.
+    private let pending = Mutex<(queue: [(AMQPMessage, PublishTicket, Int)], sleeping: Bool)>(([], false))
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    /// A publisher for `settings`; the thread starts now, the connection on the first publish.
+    public init(settings: AMQPSettings, logger: Logger, confirmTimeout: Double = 5) throws(AMQPAddressError) {
+        self.settings = settings
+        self.address = try AMQPAddress(url: settings.url)
+        self.logger = logger
+        self.confirmTimeout = confirmTimeout
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe failed")
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        let loop = PublisherLoop(owner: self)
+        Threads.start { loop.run() }
+    }
+
+    /// Queues `messages` for the publisher thread and waits for their confirms (at most the confirm timeout).
+    public func publish(_ messages: [AMQPMessage]) -> PublishResult {
+        guard !messages.isEmpty else { return .confirmed }
+        let ticket = PublishTicket(count: messages.count)
+        let wake = pending.withLock { state in
+            for (index, message) in messages.enumerated() { state.queue.append((message, ticket, index)) }
+            defer { state.sleeping = false }
+            return state.sleeping
+        }
+        // Only a sleeping publisher thread needs the (syscall-priced) wakeup.
+        if wake {
+            var one: UInt8 = 1
+            _ = write(wakeWrite, &one, 1)
+        }
+        // The worker keeps its own deadline, so a publisher thread stuck in a blocked socket cannot hold it.
+        if ticket.semaphore.wait(timeout: .now() + confirmTimeout + 0.5) == .timedOut {
+            ticket.expire("no confirm from the broker within \(Int(confirmTimeout)) s")
+        }
+        return ticket.result
+    }
+
+    /// Declares the topology once on a fresh connection; used by `check-config` and at start.
+    public static func declareTopology(_ settings: AMQPSettings, timeout: Double = 5) throws(AMQPError) {
+        let address: AMQPAddress
+        do { address = try AMQPAddress(url: settings.url) } catch {
+            throw AMQPError(code: -1, message: "AMQP_URL: \(error.message)")
+        }
+        let connection = try AMQPConnection(address: address, timeout: timeout)
+        try AMQPTopology.declare(on: connection, settings)
+    }
+
+    fileprivate func takePending() -> [(AMQPMessage, PublishTicket, Int)] {
+        pending.withLock { state in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
+        }
+    }
+
+    /// Marks the publisher thread as about to sleep unless work is waiting; true when it may sleep.
+    fileprivate func prepareToSleep() -> Bool {
+        pending.withLock { state in
+            state.sleeping = state.queue.isEmpty
+            return state.sleeping
+        }
+    }
+
+    fileprivate func awake() {
+        pending.withLock { $0.sleeping = false }
+    }
+
+    fileprivate func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+
+    fileprivate var wakeFD: Int32 { wakeRead }
+    fileprivate var exchange: String { settings.exchange }
+    fileprivate var routingKey: String { settings.routingKey }
+    fileprivate var timeout: Double { confirmTimeout }
+
+    fileprivate func connect() throws(AMQPError) -> AMQPConnection {
+        let connection = try AMQPConnection(address: address, timeout: 2)
+        try AMQPTopology.declare(on: connection, settings)
+        try connection.enableConfirms()
+        logger.log(.info, "connected to broker", ["host": .string(address.host), "port": .int(address.port)])
+        return connection
+    }
+
+    fileprivate func log(_ level: LogLevel, _ message: String, _ error: String? = nil) {
+        if let error { logger.log(level, message, ["error": .string(error)]) } else { logger.log(level, message) }
+    }
+}
+
+/// One request's share of the pipeline: which of its messages the broker acked, and the first failure. It is
+/// settled once every message was acked or failed, or when its waiter gives up.
+final class PublishTicket: Sendable {
+    let semaphore = DispatchSemaphore(value: 0)
+    private let state: Mutex<(acked: Set<Int>, settled: Int, count: Int, failure: String?, done: Bool)>
+
+    init(count: Int) { state = Mutex((acked: [], settled: 0, count: count, failure: nil, done: false)) }
+
+    /// True once the ticket was settled; later acks for it are ignored.
+    var isDone: Bool { state.withLock { $0.done } }
+
+    /// The outcome; meaningful once the semaphore was signalled or the wait timed out.
+    var result: PublishResult {
+        state.withLock { s in
+            if s.acked.count == s.count { return .confirmed }
+            let unconfirmed = (0..<s.count).filter { !s.acked.contains($0) }
+            return .failed(s.failure ?? "unconfirmed", unconfirmed: unconfirmed)
+        }
+    }
+
+    /// Message `index` was acked.
+    func ack(_ index: Int) { settle(index, failure: nil) }
+
+    /// Message `index` was nacked, returned or lost.
+    func fail(_ index: Int, _ reason: String) { settle(index, failure: reason) }
+
+    /// The waiter gives up: whatever is not acked now counts as unconfirmed.
+    func expire(_ reason: String) {
+        state.withLock { s in
+            guard !s.done else { return }
+            if s.failure == nil { s.failure = reason }
+            s.done = true
+        }
+    }
+
+    private func settle(_ index: Int, failure: String?) {
+        let finished = state.withLock { s -> Bool in
+            guard !s.done else { return false }
+            if let failure {
+                if s.failure == nil { s.failure = failure }
+            } else {
+                s.acked.insert(index)
+            }
+            s.settled += 1
+            if s.settled >= s.count { s.done = true }
+            return s.done
+        }
+        if finished { semaphore.signal() }
+    }
+}
+
+/// The publisher thread's state; touched only by that thread.
+private final class PublisherLoop: @unchecked Sendable {
+    private struct InFlight {
+        let ticket: PublishTicket
+        let index: Int
+        let messageID: String
+        let deadline: Double
+    }
+
+    private unowned let owner: JobPublisher
+    private var connection: AMQPConnection?
+    private var nextTag: UInt64 = 0
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var retryAfter = 0.0
+    private var lastConnectError = ""
+
+    init(owner: JobPublisher) { self.owner = owner }
+
+    func run() {
+        while true {
+            publishPending()
+            guard let connection else {
+                if owner.prepareToSleep() { waitForWork(timeout: 1) }
+                owner.awake()
+                continue
+            }
+            let nearest = inFlight.values.map(\.deadline).min().map { max(0, $0 - MonotonicClock.now()) } ?? 1
+            let ready: (Bool, Bool)
+            if connection.hasBufferedData {
+                ready = (true, false)
+            } else {
+                ready = connection.waitReadable(
+                    wakeFD: owner.wakeFD, timeout: owner.prepareToSleep() ? min(1, nearest) : 0)
+                owner.awake()
+            }
+            if ready.1 { owner.drainWakeups() }
+            do {
+                // A short read also services heartbeats while idle.
+                let events = try connection.readEvents(timeout: ready.0 ? 0 : 0.001)
+                handle(events)
+            } catch {
+                dropConnection(error.message)
+            }
+            expireDeadlines()
+        }
+    }
+
+    private func waitForWork(timeout: Double) {
+        var fd = pollfd(fd: owner.wakeFD, events: Int16(POLLIN), revents: 0)
+        _ = poll(&fd, 1, Int32(timeout * 1000))
+        owner.drainWakeups()
+    }
+
+    private func publishPending() {
+        let batch = owner.takePending()
+        guard !batch.isEmpty else { return }
+        if connection == nil || connection?.isOpen == false {
+            connection = nil
+            guard MonotonicClock.now() >= retryAfter else {
+                batch.forEach { $0.1.fail($0.2, "broker unavailable: \(lastConnectError)") }
+                return
+            }
+            do {
+                connection = try owner.connect()
+                nextTag = 0
+            } catch {
+                lastConnectError = error.message
+                retryAfter = MonotonicClock.now() + 0.2
+                owner.log(.error, "broker connection failed", error.message)
+                batch.forEach { $0.1.fail($0.2, "broker unavailable: \(error.message)") }
+                return
+            }
+        }
+        guard let connection else { return }
+        let deadline = MonotonicClock.now() + owner.timeout
+        for (position, (message, ticket, index)) in batch.enumerated() {
+            if ticket.isDone { continue }
+            do {
+                try connection.publish(message, exchange: owner.exchange, routingKey: owner.routingKey)
+                nextTag += 1
+                inFlight[nextTag] = InFlight(
+                    ticket: ticket, index: index, messageID: message.messageID, deadline: deadline)
+            } catch {
+                // This message and the rest of the batch fail; their requests spool them.
+                batch[position...].forEach { $0.1.fail($0.2, "publish failed: \(error.message)") }
+                dropConnection(error.message)
+                return
+            }
+        }
+    }
+
+    private func handle(_ events: [AMQPChannelEvent]) {
+        for event in events {
+            switch event {
+            case .ack(let tag, let multiple):
+                settle(tag: tag, multiple: multiple) { $0.ticket.ack($0.index) }
+            case .nack(let tag, let multiple):
+                settle(tag: tag, multiple: multiple) { $0.ticket.fail($0.index, "broker nacked the message") }
+            case .returned(let messageID, let replyText):
+                // A return precedes the ack of the same message: settle it as failed now, and drop it so that
+                // its ack counts for nothing.
+                if let (tag, entry) = inFlight.filter({ $0.value.messageID == messageID }).min(by: { $0.key < $1.key })
+                {
+                    inFlight.removeValue(forKey: tag)
+                    entry.ticket.fail(entry.index, "message returned as unroutable: \(replyText)")
+                }
+            case .blocked(let blocked):
+                owner.log(.warning, blocked ? "broker blocked publishing" : "broker unblocked publishing")
+            case .delivery:
+                break
+            }
+        }
+    }
+
+    private func settle(tag: UInt64, multiple: Bool, _ action: (InFlight) -> Void) {
+        if multiple {
+            for key in inFlight.keys where key <= tag {
+                action(inFlight.removeValue(forKey: key)!)
+            }
+        } else if let entry = inFlight.removeValue(forKey: tag) {
+            action(entry)
+        }
+    }
+
+    private func expireDeadlines() {
+        let now = MonotonicClock.now()
+        for (tag, entry) in inFlight where entry.deadline <= now {
+            entry.ticket.fail(entry.index, "no confirm from the broker within \(Int(owner.timeout)) s")
+            inFlight.removeValue(forKey: tag)
+        }
+    }
+
+    private func dropConnection(_ reason: String) {
+        owner.log(.error, "broker connection lost", reason)
+        for entry in inFlight.values { entry.ticket.fail(entry.index, "broker connection lost: \(reason)") }
+        inFlight.removeAll()
+        connection = nil
+    }
+}

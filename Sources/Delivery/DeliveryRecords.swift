@@ -1,0 +1,62 @@
+import Base
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The answer given to each delivery, in `SPOOL_DIR/deliveries/XX/GROUP.json` (SPEC §7), so the same delivery
+/// again is answered, not re-published.
+///
+/// `XX` (the group id's first two hex digits) spreads the files over 256 directories, since creating files in one
+/// directory serializes every worker on its lock. A record is written in one call, neither renamed nor fsynced: a
+/// record cut short by a crash reads as absent, and one lost to a power cut costs at most a duplicate publish of an
+/// id consumers can dedupe, while an fsync or a rename per webhook would cost a third of the throughput.
+public final class DeliveryRecords: Sendable {
+    private let spool: SpoolDirectory
+
+    /// The records of `spool`.
+    public init(spool: SpoolDirectory) { self.spool = spool }
+
+    private func recordPath(_ groupID: String) -> (directory: String, file: String) {
+        let shard = spool.deliveries + "/" + String(groupID.prefix(2))
+        return (shard, shard + "/" + groupID + ".json")
+    }
+
+    /// The answer recorded for delivery `groupID`, if any (a record cut short by a crash counts as none).
+    public func answer(groupID: String) -> [UInt8]? {
+        guard let file = try? FileDescriptor(path: recordPath(groupID).file, flags: O_RDONLY),
+            let bytes = file.readAll(), bytes.last == UInt8(ascii: "}")
+        else { return nil }
+        return bytes
+    }
+
+    /// Records `body`, the answer given to delivery `groupID` (see the type's note on durability).
+    public func record(groupID: String, body: [UInt8]) throws(DeliveryError) {
+        let (shard, path) = recordPath(groupID)
+        let flags = O_WRONLY | O_CREAT | O_TRUNC
+        do throws(PosixError) {
+            let file: FileDescriptor
+            do { file = try FileDescriptor(path: path, flags: flags) } catch where error.code == ENOENT {
+                try Posix.makeDirectory(shard)
+                file = try FileDescriptor(path: path, flags: flags)
+            }
+            do { try file.writeAll(body, what: "cannot write \(path)") } catch {
+                unlink(path)
+                throw error
+            }
+        } catch {
+            throw DeliveryError(error)
+        }
+    }
+
+    /// Removes records older than `maxAge` seconds (SPEC §7 keeps them 8 days) and temporary files older than an
+    /// hour; returns how many files were removed.
+    @discardableResult
+    public func sweep(maxAge: Int = 8 * 86_400, now: Int = WallClock.now()) -> Int {
+        var removed = 0
+        for shard in Posix.list(spool.deliveries) {
+            removed += spool.removeFiles(in: spool.deliveries + "/" + shard, olderThan: maxAge, now: now)
+        }
+        return removed + spool.removeFiles(in: spool.tmp, olderThan: 3600, now: now)
+    }
+}

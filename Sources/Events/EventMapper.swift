@@ -1,0 +1,178 @@
+import Base
+import Crypto
+import FoundationEssentials
+
+/// What a webhook asks of us, decided from its event name and payload alone (SPEC §4).
+public enum EventOutcome: Sendable, Equatable {
+    /// GitHub's `ping` on hook creation.
+    case ping(zen: String?)
+    /// Nothing to build; the reason goes to `X-Solstice-Ignored`.
+    case ignored(String)
+    /// A commit to build.
+    case build(BuildTrigger)
+}
+
+/// The commit a webhook asks us to build, before workflow expansion.
+public struct BuildTrigger: Sendable, Equatable {
+    /// Clone URL of the repository holding the commit (the fork's for a fork PR).
+    public var repoURL: String
+    /// Owner of the repository where the App is installed and Check Runs live (the base repository for PRs).
+    public var owner: String
+    /// Name of that repository.
+    public var name: String
+    /// The commit to build.
+    public var commitSHA: String
+    /// The branch the allowlist is checked against: the pushed branch, or a PR's base branch; nil for tags.
+    public var branch: String?
+    /// Pull-request labels (`runs-on:LABEL` picks a runner).
+    public var labels: [String]
+    /// `installation.id` when the payload carries it.
+    public var installationID: Int?
+    /// For a `check_run` re-run: the name of the run whose job is queued again; nil builds every job.
+    public var rerunCheckRunName: String?
+
+    /// `owner/name`.
+    public var fullName: String { "\(owner)/\(name)" }
+}
+
+/// A payload that is not JSON, or lacks a field SPEC §4 needs; answered 400 with `message`.
+public struct PayloadError: Error, Equatable, CustomStringConvertible {
+    /// The dotted field path at fault, when one is.
+    public var field: String?
+    /// A sentence naming the problem and the field.
+    public var message: String
+
+    public var description: String { message }
+
+    static func missing(_ field: String) -> PayloadError {
+        PayloadError(field: field, message: "payload field \(field) is missing or not a string")
+    }
+}
+
+/// Maps an event name and its JSON payload to an `EventOutcome`: a pure function, no I/O.
+public enum EventMapper {
+    private static let zeroSHA = String(repeating: "0", count: 40)
+
+    /// Decides what `event` with `payload` asks for. Throws `PayloadError` for invalid JSON or a missing field.
+    public static func map(event: String, payload: [UInt8]) throws(PayloadError) -> EventOutcome {
+        switch event {
+        case "ping":
+            return .ping(zen: try decode(PingPayload.self, payload).zen)
+        case "push":
+            return try mapPush(try decode(PushPayload.self, payload))
+        case "pull_request":
+            return try mapPullRequest(try decode(PullRequestEventPayload.self, payload))
+        case "check_suite":
+            return try mapCheckSuite(try decode(CheckSuiteEventPayload.self, payload))
+        case "check_run":
+            return try mapCheckRun(try decode(CheckRunEventPayload.self, payload))
+        default:
+            // Still must be JSON: a garbled body is a bad request whatever its event.
+            _ = try decode(ActionPayload.self, payload)
+            return .ignored("event \(event) is not handled")
+        }
+    }
+
+    private static func mapPush(_ p: PushPayload) throws(PayloadError) -> EventOutcome {
+        guard let after = p.after else { throw .missing("after") }
+        if p.deleted == true || after == zeroSHA { return .ignored("push deletes \(p.ref ?? "a ref")") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        guard let ref = p.ref else { throw .missing("ref") }
+        let branch = ref.hasPrefix("refs/heads/") ? String(ref.dropFirst("refs/heads/".count)) : nil
+        return .build(
+            BuildTrigger(
+                repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
+                name: repository.name, commitSHA: after, branch: branch, labels: [],
+                installationID: p.installation?.id))
+    }
+
+    private static let buildingActions: Set<String> = ["opened", "synchronize", "reopened"]
+
+    private static func mapPullRequest(_ p: PullRequestEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard buildingActions.contains(action) else { return .ignored("pull_request action \(action) is not built") }
+        guard let pr = p.pull_request else { throw .missing("pull_request") }
+        guard let head = pr.head else { throw .missing("pull_request.head") }
+        guard let sha = head.sha else { throw .missing("pull_request.head.sha") }
+        guard let headRepo = head.repo else { throw .missing("pull_request.head.repo") }
+        guard let forkRepository = headRepo.value else {
+            return .ignored("pull_request head repository was deleted")
+        }
+        // Check Runs live on the base repository, where the App is installed, also for forks.
+        let base = try repositoryFields(p.repository, prefix: "repository")
+        return .build(
+            BuildTrigger(
+                repoURL: try cloneURL(forkRepository, prefix: "pull_request.head.repo"), owner: base.owner,
+                name: base.name, commitSHA: sha, branch: pr.base?.ref, labels: (pr.labels ?? []).compactMap(\.name),
+                installationID: p.installation?.id))
+    }
+
+    /// "Re-run all checks": the workflow at the suite's head is expanded and queued again.
+    private static func mapCheckSuite(_ p: CheckSuiteEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "rerequested" else { return .ignored("check_suite action \(action) is not handled") }
+        guard let suite = p.check_suite else { throw .missing("check_suite") }
+        guard let sha = suite.head_sha else { throw .missing("check_suite.head_sha") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        return .build(
+            BuildTrigger(
+                repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
+                name: repository.name, commitSHA: sha, branch: suite.head_branch, labels: [],
+                installationID: p.installation?.id))
+    }
+
+    /// "Re-run" on one check run: only the job that run stands for is queued again.
+    private static func mapCheckRun(_ p: CheckRunEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "rerequested" else { return .ignored("check_run action \(action) is not handled") }
+        guard let run = p.check_run else { throw .missing("check_run") }
+        guard let sha = run.head_sha else { throw .missing("check_run.head_sha") }
+        guard let name = run.name else { throw .missing("check_run.name") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        var trigger = BuildTrigger(
+            repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner, name: repository.name,
+            commitSHA: sha, branch: run.check_suite?.head_branch, labels: [], installationID: p.installation?.id)
+        trigger.rerunCheckRunName = name
+        return .build(trigger)
+    }
+
+    private static func repositoryFields(_ r: RepositoryPayload?, prefix: String) throws(PayloadError) -> (
+        owner: String, name: String
+    ) {
+        guard let r else { throw .missing(prefix) }
+        guard let name = r.name, !name.isEmpty else { throw .missing("\(prefix).name") }
+        guard let owner = r.owner?.login ?? r.owner?.name, !owner.isEmpty else {
+            throw .missing("\(prefix).owner.login")
+        }
+        return (owner, name)
+    }
+
+    private static func cloneURL(_ r: RepositoryPayload?, prefix: String) throws(PayloadError) -> String {
+        guard let url = r?.clone_url ?? r?.ssh_url, !url.isEmpty else { throw .missing("\(prefix).clone_url") }
+        return url
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, _ payload: [UInt8]) throws(PayloadError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(payload))
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw PayloadError(field: nil, message: "payload is not a JSON object")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw PayloadError(
+                field: context.fieldPath, message: "payload field \(context.fieldPath) has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is null")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is invalid")
+        } catch {
+            throw PayloadError(field: nil, message: "payload is not valid JSON")
+        }
+    }
+}
+
+extension DecodingError.Context {
+    /// The field at fault as a dotted path (`pull_request.head.sha`; array elements by index), for error messages.
+    var fieldPath: String {
+        codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
+}

@@ -1,0 +1,116 @@
+import Base
+import Crypto
+
+/// The slices of GitHub's webhook payloads that SPEC §4 reads; everything else in the JSON is skipped.
+/// Fields are optional here so that a missing one is reported by its dotted name (`repository.clone_url`) by
+/// `EventMapper`, not as a decoder error.
+struct RepositoryPayload: Decodable {
+    var name: String?
+    var clone_url: String?
+    var ssh_url: String?
+    var owner: OwnerPayload?
+}
+
+struct OwnerPayload: Decodable {
+    var login: String?
+    var name: String?
+}
+
+struct InstallationPayload: Decodable {
+    var id: Int?
+}
+
+struct PushPayload: Decodable {
+    var ref: String?
+    var after: String?
+    var deleted: Bool?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct PullRequestEventPayload: Decodable {
+    var action: String?
+    var pull_request: PullRequestPayload?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct PullRequestPayload: Decodable {
+    var head: PullRequestRefPayload?
+    var base: BaseRefPayload?
+    var labels: [LabelPayload]?
+}
+
+/// Only the base branch name: decoding `base.repo` too would cost a third full repository object per request.
+struct BaseRefPayload: Decodable {
+    var ref: String?
+}
+
+struct PullRequestRefPayload: Decodable {
+    var sha: String?
+    var ref: String?
+    /// `.null` when the fork was deleted, nil when the key is absent.
+    var repo: Nullable<RepositoryPayload>?
+
+    private enum CodingKeys: String, CodingKey { case sha, ref, repo }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sha = try c.decodeIfPresent(String.self, forKey: .sha)
+        ref = try c.decodeIfPresent(String.self, forKey: .ref)
+        // decodeIfPresent folds null into absent; a deleted fork must stay distinguishable.
+        repo = c.contains(.repo) ? try c.decode(Nullable<RepositoryPayload>.self, forKey: .repo) : nil
+    }
+}
+
+struct LabelPayload: Decodable {
+    var name: String?
+}
+
+struct CheckSuiteEventPayload: Decodable {
+    struct Suite: Decodable {
+        var head_sha: String?
+        var head_branch: String?
+    }
+    var action: String?
+    var check_suite: Suite?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct CheckRunEventPayload: Decodable {
+    struct Run: Decodable {
+        var head_sha: String?
+        var name: String?
+        var external_id: String?
+        var check_suite: CheckSuiteEventPayload.Suite?
+    }
+    var action: String?
+    var check_run: Run?
+    var repository: RepositoryPayload?
+    var installation: InstallationPayload?
+}
+
+struct PingPayload: Decodable {
+    var zen: String?
+}
+
+struct ActionPayload: Decodable {
+    var action: String?
+}
+
+/// A JSON value that may be `null`, distinguished from an absent key (which decodes as `nil` of the outer optional).
+enum Nullable<T: Decodable>: Decodable {
+    case null
+    case value(T)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self = container.decodeNil() ? .null : .value(try container.decode(T.self))
+    }
+
+    var value: T? {
+        if case .value(let v) = self { return v }
+        return nil
+    }
+}

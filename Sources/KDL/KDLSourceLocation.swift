@@ -1,0 +1,92 @@
+import Base
+
+/// A position in KDL source: 1-based line and column (in Unicode scalars), with the text of that line made safe to
+/// print (control and bidirectional characters replaced, very long lines cut to a window around the column).
+public struct KDLSourceLocation: Sendable, Equatable {
+    /// Lines longer than this many scalars are shown as a window around the column.
+    static let maxShownLine = 200
+
+    /// Byte offset in the source.
+    public let offset: Int
+    /// 1-based line number; CRLF, CR, LF, NEL, VT, FF, LS and PS each end a line.
+    public let line: Int
+    /// 1-based column, counted in Unicode scalars.
+    public let column: Int
+    /// The line's text, safe to print.
+    public let lineText: String
+    /// Whitespace that puts a `^` under the column when printed below `lineText` (tabs where the line has tabs).
+    public let caretIndent: String
+
+    /// Locates byte `offset` of `source` (which need not be valid UTF-8).
+    public init(offset: Int, in source: [UInt8]) {
+        let offset = min(max(offset, 0), source.count)
+        var line = 1
+        var lineStart = 0
+        var i = 0
+        while i < offset {
+            let n = KDLSourceLocation.newlineLength(source, i)
+            if n > 0 && i + n <= offset {
+                line += 1
+                i += n
+                lineStart = i
+            } else {
+                i += 1
+            }
+        }
+        var lineEnd = offset
+        while lineEnd < source.count && KDLSourceLocation.newlineLength(source, lineEnd) == 0 { lineEnd += 1 }
+
+        let before = KDLSourceLocation.printable(source[lineStart..<offset])
+        let after = KDLSourceLocation.printable(source[offset..<lineEnd])
+        self.offset = offset
+        self.line = line
+        self.column = before.count + 1
+
+        // Keep at most a window of the line around the column.
+        let half = KDLSourceLocation.maxShownLine / 2
+        var shownBefore = before[...]
+        var shownAfter = after[...]
+        var lead = ""
+        var trail = ""
+        if before.count + after.count > KDLSourceLocation.maxShownLine {
+            if before.count > half {
+                shownBefore = before.suffix(half)
+                lead = "…"
+            }
+            let room = KDLSourceLocation.maxShownLine - shownBefore.count
+            if after.count > room {
+                shownAfter = after.prefix(room)
+                trail = "…"
+            }
+        }
+        var text = lead
+        text.unicodeScalars.append(contentsOf: shownBefore)
+        text.unicodeScalars.append(contentsOf: shownAfter)
+        lineText = text + trail
+        var indent = lead.isEmpty ? "" : " "
+        for scalar in shownBefore { indent += scalar == "\t" ? "\t" : " " }
+        caretIndent = indent
+    }
+
+    private static func newlineLength(_ s: [UInt8], _ i: Int) -> Int {
+        switch s[i] {
+        case 0x0A, 0x0B, 0x0C: return 1
+        case 0x0D: return i + 1 < s.count && s[i + 1] == 0x0A ? 2 : 1
+        case 0xC2: return i + 1 < s.count && s[i + 1] == 0x85 ? 2 : 0
+        case 0xE2: return i + 2 < s.count && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) ? 3 : 0
+        default: return 0
+        }
+    }
+
+    /// Scalars of `bytes` with invalid UTF-8, controls and invisible direction changes replaced by U+FFFD, so that
+    /// printing a line of a hostile file cannot garble a terminal.
+    private static func printable(_ bytes: ArraySlice<UInt8>) -> [Unicode.Scalar] {
+        String(decoding: bytes, as: UTF8.self).unicodeScalars.map { scalar in
+            let v = scalar.value
+            let unsafe =
+                (v < 0x20 && v != 0x09) || (v >= 0x7F && v < 0xA0) || (v >= 0x200E && v <= 0x200F)
+                || (v >= 0x202A && v <= 0x202E) || (v >= 0x2066 && v <= 0x2069) || v == 0xFEFF
+            return unsafe ? "\u{FFFD}" : scalar
+        }
+    }
+}

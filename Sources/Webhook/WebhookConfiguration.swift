@@ -1,0 +1,115 @@
+import AMQP
+import Base
+import GitHub
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Everything solstice-fcgi needs, read once from the environment (SPEC §2) and validated before the first
+/// request. A command-line flag of the same meaning overrides the variable.
+public struct WebhookConfiguration: Sendable {
+    /// HMAC secrets (`GITHUB_WEBHOOK_SECRET`, `WEBHOOK_SECRET`, or one per line of `GITHUB_WEBHOOK_SECRET_FILE`).
+    /// Empty: dev mode, every request is accepted.
+    public var webhookSecrets: [String] = []
+    /// The only path answered (`WEBHOOK_PATH`) [/webhooks/github].
+    public var webhookPath = "/webhooks/github"
+    /// `host:port` or a unix socket path (`FCGI_LISTEN`); nil: the socket inherited on fd 0, or CGI.
+    public var listen: String?
+    /// Requests one process serves at once (`FCGI_WORKERS`) [2 × CPUs].
+    public var workers = 2 * WebhookConfiguration.cpuCount
+    /// Larger request bodies are answered 413 (`MAX_BODY_BYTES`) [26214400].
+    public var maxBodyBytes = 26_214_400
+    /// The broker and topology (`AMQP_*`).
+    public var amqp = AMQPSettings()
+    /// Globs over `owner/repo` (`REPO_ALLOWLIST`); nil allows all.
+    public var repoAllowlist: [String]?
+    /// Globs over branch names (`BRANCH_ALLOWLIST`); nil allows all.
+    public var branchAllowlist: [String]?
+    /// Label used when nothing else names one (`RUNS_ON_DEFAULT`).
+    public var runsOnDefault: String?
+    /// Per-repository labels, keyed by `owner/repo` (`RUNS_ON_MAP`).
+    public var runsOnMap: [String: String] = [:]
+    /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
+    public var spoolDir = "/var/spool/solstice"
+    /// The App, API root, check name and log links; without an App no workflow expansion and no Check Runs.
+    public var github = GitHubSettings()
+    /// `LOG_LEVEL`, `LOG_FORMAT`.
+    public var log = LogSettings()
+
+    /// Defaults everywhere, no secret (dev mode).
+    public init() {}
+
+    /// True when no secret is configured and every signature is accepted.
+    public var isDevMode: Bool { webhookSecrets.isEmpty }
+
+    static var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// The flags that override a variable (`--listen` → `FCGI_LISTEN`).
+    public static let flags = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
+
+    /// Every variable solstice-fcgi reads, with its default: the one table behind `--help`, `check-config` and the
+    /// README.
+    public static let variables: [ConfigVariable] =
+        [
+            ConfigVariable("GITHUB_WEBHOOK_SECRET", nil, "HMAC secret of the webhooks; none: dev mode"),
+            ConfigVariable("WEBHOOK_SECRET", nil, "fallback name of GITHUB_WEBHOOK_SECRET"),
+            ConfigVariable("GITHUB_WEBHOOK_SECRET_FILE", nil, "file with one secret per line; any verifies (rotation)"),
+            ConfigVariable("WEBHOOK_PATH", "/webhooks/github", "the only path answered (--webhook-path)"),
+            ConfigVariable("FCGI_LISTEN", "fd 0, or one CGI request", "host:port or a unix socket path (--listen)"),
+            ConfigVariable("FCGI_WORKERS", "2 × CPUs", "requests served at once by one process (--workers)"),
+            ConfigVariable("MAX_BODY_BYTES", "26214400", "larger bodies get 413"),
+            ConfigVariable("REPO_ALLOWLIST", "allow all", "comma-separated globs over owner/repo"),
+            ConfigVariable("BRANCH_ALLOWLIST", "allow all", "comma-separated globs over branch names"),
+            ConfigVariable("RUNS_ON_DEFAULT", nil, "runner label when nothing else names one"),
+            ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
+            ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
+        ] + AMQPSettings.variables + GitHubSettings.variables + LogSettings.variables
+
+    /// Reads SPEC §2 from `env` (flags already applied).
+    public static func load(_ env: Environment) throws(ConfigurationError) -> WebhookConfiguration {
+        var config = WebhookConfiguration()
+        if let path = env.value("GITHUB_WEBHOOK_SECRET_FILE") {
+            let text = try env.file(path, for: "GITHUB_WEBHOOK_SECRET_FILE")
+            config.webhookSecrets = text.split(whereSeparator: \.isNewline)
+                .map { $0.trimmed() }.filter { !$0.isEmpty }
+            if config.webhookSecrets.isEmpty {
+                throw ConfigurationError(variable: "GITHUB_WEBHOOK_SECRET_FILE", message: "\(path) holds no secret")
+            }
+        } else if let secret = env.raw("GITHUB_WEBHOOK_SECRET") ?? env.raw("WEBHOOK_SECRET"), !secret.isEmpty {
+            config.webhookSecrets = [secret]
+        }
+        if let path = env.value("WEBHOOK_PATH") {
+            guard path.hasPrefix("/"), !path.contains("?") else {
+                throw ConfigurationError(variable: "WEBHOOK_PATH", message: "must start with / and have no query")
+            }
+            config.webhookPath = path
+        }
+        config.listen = env.value("FCGI_LISTEN")
+        if let n = try env.integer("FCGI_WORKERS", in: 1...1024, "expected a whole number from 1 to 1024") {
+            config.workers = n
+        }
+        if let n = try env.integer("MAX_BODY_BYTES", in: 1...Int.max, "expected a positive number of bytes") {
+            config.maxBodyBytes = n
+        }
+        config.amqp = try AMQPSettings.load(env)
+        config.repoAllowlist = env.list("REPO_ALLOWLIST")
+        config.branchAllowlist = env.list("BRANCH_ALLOWLIST")
+        config.runsOnDefault = env.value("RUNS_ON_DEFAULT")
+        if let map = env.value("RUNS_ON_MAP") {
+            for entry in map.split(separator: ",") {
+                let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmed() }
+                guard parts.count == 2, parts[0].split(separator: "/").count == 2, !parts[1].isEmpty else {
+                    throw ConfigurationError(
+                        variable: "RUNS_ON_MAP", message: "expected owner/repo=label[,owner/repo=label], got '\(entry)'"
+                    )
+                }
+                config.runsOnMap[parts[0].lowercased()] = parts[1]
+            }
+        }
+        if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }
+        config.github = try GitHubSettings.load(env)
+        config.log = try LogSettings.load(env)
+        return config
+    }
+}
