@@ -1,6 +1,5 @@
 // The byte-level half of the KDL parser. All unsafe pointer use of the KDL code lives in this file: the parser and the
 // document only see offsets, `KDLStringRef`s and `KDLToken`s.
-import Base
 
 /// A syntax error found while scanning: a byte offset into the source and a message for a person.
 struct KDLSyntaxError: Error, Sendable {

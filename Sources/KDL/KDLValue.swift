@@ -1,4 +1,3 @@
-import Base
 
 /// A KDL value: a string, a number, a boolean or null.
 public enum KDLValue: Sendable, Hashable, CustomStringConvertible {

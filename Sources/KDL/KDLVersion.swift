@@ -1,4 +1,3 @@
-import Base
 
 /// The grammar a document is read with.
 public enum KDLVersion: Int, Sendable, Equatable, CustomStringConvertible {
