@@ -44,15 +44,19 @@ let package = Package(
         // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl).
         .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
 
-        // Unit tests beside the module they test.
+        // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
+        .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),
         .testTarget(name: "BaseTests", dependencies: ["Base"]),
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow"], exclude: ["Fixtures"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery"]),
-        .testTarget(name: "GitHubTests", dependencies: ["GitHub"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
-        .testTarget(name: "WebhookTests", dependencies: ["Webhook"], exclude: ["Fixtures"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL"], exclude: ["Fixtures"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base"]),
+        .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Events", "Base", "TestSupport"]),
+        .testTarget(
+            name: "WebhookTests",
+            dependencies: ["Webhook", "Jobs", "AMQP", "Events", "Delivery", "GitHub", "Base", "TestSupport"],
+            exclude: ["Fixtures"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "Events", "HTTP", "Crypto", "Base"]),
     ]
 )

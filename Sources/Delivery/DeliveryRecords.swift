@@ -36,7 +36,7 @@ public final class DeliveryRecords: Sendable {
         let flags = O_WRONLY | O_CREAT | O_TRUNC
         do throws(PosixError) {
             let file: FileDescriptor
-            do { file = try FileDescriptor(path: path, flags: flags) } catch where error.code == ENOENT {
+            do { file = try FileDescriptor(path: path, flags: flags) } catch  where error.code == ENOENT {
                 try Posix.makeDirectory(shard)
                 file = try FileDescriptor(path: path, flags: flags)
             }

@@ -82,6 +82,13 @@ public struct HTTPResponse: Sendable {
 
     /// The body as UTF-8 text.
     public var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// A response with every field given.
+    public init(status: Int, headers: [String: String], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// A transport failure (no HTTP status): connect refused, timeout, TLS, with libcurl's own message.

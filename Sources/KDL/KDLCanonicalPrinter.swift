@@ -1,4 +1,3 @@
-
 /// Writes documents in the canonical form of the KDL test suite (test_cases/README.md): no comments, 4-space
 /// indentation, properties deduplicated and sorted, strings as identifiers when they can be, numbers in decimal.
 public enum KDLCanonicalPrinter {

@@ -1,4 +1,3 @@
-
 /// A parsed KDL document: its top-level nodes, read from UTF-8 bytes as KDL 2.0, or as KDL 1.0 when the bytes are
 /// not valid 2.0 but valid 1.0.
 ///

@@ -1,4 +1,3 @@
-
 /// Builds a `KDLStorage` from source bytes. The nesting of children blocks is kept on an explicit stack, so no input
 /// can exhaust the call stack; depth is still capped so that consumers that recurse over the tree are safe too.
 struct KDLParser {

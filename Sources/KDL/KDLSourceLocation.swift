@@ -1,4 +1,3 @@
-
 /// A position in KDL source: 1-based line and column (in Unicode scalars), with the text of that line made safe to
 /// print (control and bidirectional characters replaced, very long lines cut to a window around the column).
 public struct KDLSourceLocation: Sendable, Equatable {

@@ -3,9 +3,9 @@ import Base
 import Crypto
 import Delivery
 import Events
+import FoundationEssentials
 import GitHub
 import Jobs
-import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

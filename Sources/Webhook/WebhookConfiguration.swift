@@ -46,7 +46,9 @@ public struct WebhookConfiguration: Sendable {
     static var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// The flags that override a variable (`--listen` → `FCGI_LISTEN`).
-    public static let flags = ["--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH"]
+    public static let flags = [
+        "--listen": "FCGI_LISTEN", "--workers": "FCGI_WORKERS", "--webhook-path": "WEBHOOK_PATH",
+    ]
 
     /// Every variable solstice-fcgi reads, with its default: the one table behind `--help`, `check-config` and the
     /// README.

@@ -66,7 +66,8 @@ public final class WebhookResponder: Sendable {
         var githubMilliseconds = 0.0
         let verdict: Verdict
         do {
-            verdict = try pipeline(request, readBody: readBody, started: started, githubMilliseconds: &githubMilliseconds)
+            verdict = try pipeline(
+                request, readBody: readBody, started: started, githubMilliseconds: &githubMilliseconds)
         } catch {
             verdict = error
         }
@@ -159,7 +160,8 @@ public final class WebhookResponder: Sendable {
         var response = Self.json(
             202,
             [
-                ("delivery", .string(deliveryID)), ("event", .string(delivery.event)), ("group_id", .string(ids.groupID)),
+                ("delivery", .string(deliveryID)), ("event", .string(delivery.event)),
+                ("group_id", .string(ids.groupID)),
                 ("jobs", .array(requests.map(Self.jobSummary))), ("spooled", .bool(spooled)),
             ])
         if checkRuns != nil && expansion.appInstalled {
@@ -212,11 +214,14 @@ public final class WebhookResponder: Sendable {
         case .ping(let zen):
             return (json(200, [("ok", .bool(true)), ("event", "ping"), ("zen", .optional(zen))]), 0)
         case .ignored(let reason):
-            return (WebhookResponse(status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: []), 0)
+            return (
+                WebhookResponse(status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: []), 0
+            )
         case .duplicate(let recorded):
             // Records hold only whole objects: the first answer plus `"duplicate": true`.
             return (
-                WebhookResponse(status: 200, headers: [], body: recorded.dropLast() + Array(", \"duplicate\": true}".utf8)),
+                WebhookResponse(
+                    status: 200, headers: [], body: recorded.dropLast() + Array(", \"duplicate\": true}".utf8)),
                 0
             )
         case .accepted(let response, let jobs):

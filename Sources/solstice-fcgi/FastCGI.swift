@@ -1,7 +1,7 @@
 import Base
-import Webhook
 internal import CFCGI
 import Synchronization
+import Webhook
 
 #if canImport(Glibc)
     import Glibc

@@ -1,8 +1,8 @@
 import AMQP
 import Base
+import Dispatch
 import GitHub
 import HTTP
-import Dispatch
 import Results
 
 #if canImport(Glibc)

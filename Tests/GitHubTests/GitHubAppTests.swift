@@ -1,4 +1,7 @@
+import Base
+import Crypto
 import Foundation
+import HTTP
 import Testing
 
 @testable import GitHub
@@ -57,34 +60,35 @@ import Testing
 
     @Test func badAppKeyStopsTheStartNamingTheVariable() {
         do {
-            _ = try Configuration.load(environment: ["GITHUB_APP_ID": "1", "GITHUB_APP_KEY": "nope"])
+            _ = try GitHubSettings.load(Environment(["GITHUB_APP_ID": "1", "GITHUB_APP_KEY": "nope"]))
             Issue.record("accepted a bad key")
         } catch {
             #expect(error.variable == "GITHUB_APP_KEY")
         }
         do {
-            _ = try Configuration.load(
-                environment: ["GITHUB_APP_ID": "1", "GITHUB_APP_KEY_PATH": "/k.pem"], readFile: { _ in "garbage" })
+            _ = try GitHubSettings.load(
+                Environment(["GITHUB_APP_ID": "1", "GITHUB_APP_KEY_PATH": "/k.pem"], readFile: { _ in "garbage" }))
             Issue.record("accepted a bad key file")
         } catch {
             #expect(error.variable == "GITHUB_APP_KEY_PATH")
         }
         #expect(throws: ConfigurationError.self) {
-            try Configuration.load(environment: ["GITHUB_APP_KEY": Self.keys.pkcs1])
+            try GitHubSettings.load(Environment(["GITHUB_APP_KEY": Self.keys.pkcs1]))
         }
         #expect(throws: ConfigurationError.self) {
-            try Configuration.load(environment: ["GITHUB_APP_ID": "abc", "GITHUB_APP_KEY": Self.keys.pkcs1])
+            try GitHubSettings.load(Environment(["GITHUB_APP_ID": "abc", "GITHUB_APP_KEY": Self.keys.pkcs1]))
         }
     }
 
     @Test func appConfigurationAndDeprecatedLogsVariable() throws {
-        let config = try Configuration.load(environment: [
-            "GITHUB_APP_ID": "4242", "GITHUB_APP_KEY": Self.keys.pkcs8,
-            "GITHUB_API_BASE": "https://ghe.example/api/v3/",
-            "ORCH_HTTP_BASE": "http://logs/",
-        ])
-        #expect(config.githubApp?.appID == "4242")
-        #expect(config.githubAPIBase == "https://ghe.example/api/v3")
+        let config = try GitHubSettings.load(
+            Environment([
+                "GITHUB_APP_ID": "4242", "GITHUB_APP_KEY": Self.keys.pkcs8,
+                "GITHUB_API_BASE": "https://ghe.example/api/v3/",
+                "ORCH_HTTP_BASE": "http://logs/",
+            ]))
+        #expect(config.app?.appID == "4242")
+        #expect(config.apiBase == "https://ghe.example/api/v3")
         #expect(config.logsBaseURL == "http://logs")
         #expect(config.warnings.contains { $0.contains("ORCH_HTTP_BASE") })
     }
@@ -97,7 +101,7 @@ import Testing
         ] as [(Int, [String: String], Double?)])
     func rateLimitWaits(status: Int, headers: [String: String], wait: Double?) {
         let response = HTTPResponse(status: status, headers: headers, body: Array("{}".utf8))
-        #expect(GitHubApp.rateLimitWait(response, now: 1_000_000) == wait)
+        #expect(GitHubClient.rateLimitWait(response, now: 1_000_000) == wait)
     }
 
     @Test func linkHeaderNext() {
@@ -105,8 +109,8 @@ import Testing
             #"<https://api.github.com/repositories/1/commits/abc/check-runs?page=2>; rel="next", "#
             + #"<https://api.github.com/repositories/1/commits/abc/check-runs?page=3>; rel="last""#
         #expect(
-            CheckRunReporter.nextLink(header) == "https://api.github.com/repositories/1/commits/abc/check-runs?page=2")
-        #expect(CheckRunReporter.nextLink(#"<https://x/?page=1>; rel="prev""#) == nil)
+            GitHubClient.nextLink(header) == "https://api.github.com/repositories/1/commits/abc/check-runs?page=2")
+        #expect(GitHubClient.nextLink(#"<https://x/?page=1>; rel="prev""#) == nil)
     }
 
     @Test(arguments: ["2026-11-24T12:00:00Z", "2026-11-24T12:00:00.123Z", "2026-11-24T13:00:00+01:00"])

@@ -1,6 +1,8 @@
+import Base
 import Foundation
 import Testing
 
+@testable import Events
 @testable import Jobs
 
 @Suite struct JobPlannerTests {

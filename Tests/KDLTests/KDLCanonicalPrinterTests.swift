@@ -30,7 +30,9 @@ struct KDLCanonicalPrinterTests {
     @Test("printed output parses back to the same output")
     func roundTrip() throws {
         let source = try #require(
-            String(validating: try KDLTestSupport.fixture("workflow/spec-example.kdl"), as: UTF8.self))
+            String(
+                validating: try KDLTestSupport.fixture("../../WorkflowTests/Fixtures/workflow/spec-example.kdl"),
+                as: UTF8.self))
         let once = try KDLDocument.parse(source).canonicalText()
         #expect(try KDLDocument.parse(once, version: .v2).canonicalText() == once)
     }

@@ -1,3 +1,4 @@
+import Base
 import Testing
 
 @testable import Results
@@ -7,12 +8,12 @@ import Testing
     static let base = ["S3_BUCKET": "solstice-logs", "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"]
 
     @Test func unsetMeansNoUpload() throws {
-        let config = try Configuration.load(environment: [:])
-        #expect(config.s3 == nil && config.resultsWorkers == 4)
+        let config = try ResultsConfiguration.load(Environment([:]))
+        #expect(config.s3 == nil && config.workers == 4)
     }
 
     @Test func defaults() throws {
-        let s3 = try #require(try Configuration.load(environment: Self.base).s3)
+        let s3 = try #require(try ResultsConfiguration.load(Environment(Self.base)).s3)
         #expect(s3.region == "us-east-1" && s3.endpoint == "https://s3.us-east-1.amazonaws.com")
         #expect(s3.publicBaseURL == nil && s3.bucket == "solstice-logs")
     }
@@ -23,9 +24,9 @@ import Testing
         env["S3_REGION"] = "eu-west-3"
         env["S3_PUBLIC_BASE_URL"] = "https://logs.example.com"
         env["RESULTS_WORKERS"] = "8"
-        let config = try Configuration.load(environment: env)
+        let config = try ResultsConfiguration.load(Environment(env))
         #expect(config.s3?.endpoint == "http://127.0.0.1:9000" && config.s3?.region == "eu-west-3")
-        #expect(config.s3?.publicBaseURL == "https://logs.example.com" && config.resultsWorkers == 8)
+        #expect(config.s3?.publicBaseURL == "https://logs.example.com" && config.workers == 8)
     }
 
     @Test(arguments: [
@@ -42,7 +43,7 @@ import Testing
         var env = Self.base
         for (key, value) in changes { env[key] = value }
         #expect {
-            try Configuration.load(environment: env)
+            try ResultsConfiguration.load(Environment(env))
         } throws: { error in
             let error = error as? ConfigurationError
             return error?.variable == variable && !(error?.description.contains("s3cr3t") ?? true)

@@ -1,3 +1,5 @@
+import Crypto
+import HTTP
 import Testing
 
 @testable import Results

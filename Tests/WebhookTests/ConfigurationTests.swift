@@ -1,10 +1,14 @@
+import AMQP
+import Base
+import Events
+import Jobs
 import Testing
 
 @testable import Webhook
 
 @Suite struct ConfigurationTests {
     @Test func defaultsOfSpec2() throws {
-        let config = try Configuration.load(environment: [:])
+        let config = try WebhookConfiguration.load(Environment([:]))
         #expect(config.isDevMode)
         #expect(config.webhookPath == "/webhooks/github")
         #expect(config.maxBodyBytes == 26_214_400)
@@ -16,34 +20,37 @@ import Testing
     }
 
     @Test func secretFallbackAndFileRotation() throws {
-        #expect(try Configuration.load(environment: ["WEBHOOK_SECRET": "a"]).webhookSecrets == ["a"])
+        #expect(try WebhookConfiguration.load(Environment(["WEBHOOK_SECRET": "a"])).webhookSecrets == ["a"])
         #expect(
-            try Configuration.load(environment: ["WEBHOOK_SECRET": "a", "GITHUB_WEBHOOK_SECRET": "b"]).webhookSecrets
+            try WebhookConfiguration.load(Environment(["WEBHOOK_SECRET": "a", "GITHUB_WEBHOOK_SECRET": "b"]))
+                .webhookSecrets
                 == ["b"])
-        let fromFile = try Configuration.load(
-            environment: ["GITHUB_WEBHOOK_SECRET_FILE": "/run/secrets/hook", "GITHUB_WEBHOOK_SECRET": "ignored"],
-            readFile: { _ in "new-secret\n\n  old-secret  \r\n" })
+        let fromFile = try WebhookConfiguration.load(
+            Environment(
+                ["GITHUB_WEBHOOK_SECRET_FILE": "/run/secrets/hook", "GITHUB_WEBHOOK_SECRET": "ignored"],
+                readFile: { _ in "new-secret\n\n  old-secret  \r\n" }))
         #expect(fromFile.webhookSecrets == ["new-secret", "old-secret"])
     }
 
     @Test func flagsOverrideTheEnvironment() throws {
-        let config = try Configuration.load(
-            environment: ["FCGI_LISTEN": "/a.sock", "FCGI_WORKERS": "3"], overrides: ["FCGI_LISTEN": "127.0.0.1:9000"])
+        let config = try WebhookConfiguration.load(
+            Environment(["FCGI_LISTEN": "/a.sock", "FCGI_WORKERS": "3"], overrides: ["FCGI_LISTEN": "127.0.0.1:9000"]))
         #expect(config.listen == "127.0.0.1:9000")
         #expect(config.workers == 3)
     }
 
     @Test func listsAndMaps() throws {
-        let config = try Configuration.load(environment: [
-            "REPO_ALLOWLIST": "org/*, other/repo", "BRANCH_ALLOWLIST": "main,release/*",
-            "RUNS_ON_MAP": "Org/Repo=ubuntu-24.04, org/b=omnios", "RUNS_ON_DEFAULT": "linux",
-            "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json",
-        ])
+        let config = try WebhookConfiguration.load(
+            Environment([
+                "REPO_ALLOWLIST": "org/*, other/repo", "BRANCH_ALLOWLIST": "main,release/*",
+                "RUNS_ON_MAP": "Org/Repo=ubuntu-24.04, org/b=omnios", "RUNS_ON_DEFAULT": "linux",
+                "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json",
+            ]))
         #expect(config.repoAllowlist == ["org/*", "other/repo"])
         #expect(config.branchAllowlist == ["main", "release/*"])
         #expect(config.runsOnMap == ["org/repo": "ubuntu-24.04", "org/b": "omnios"])
         #expect(config.runsOnDefault == "linux")
-        #expect(config.logLevel == .debug && config.logFormat == .json)
+        #expect(config.log.level == .debug && config.log.format == .json)
     }
 
     @Test(arguments: [
@@ -53,9 +60,9 @@ import Testing
         ("AMQP_QUEUE", String(repeating: "q", count: 256)),
     ])
     func badValueNamesTheVariable(variable: String, value: String) {
-        #expect(throws: ConfigurationError.self) { try Configuration.load(environment: [variable: value]) }
+        #expect(throws: ConfigurationError.self) { try WebhookConfiguration.load(Environment([variable: value])) }
         do {
-            _ = try Configuration.load(environment: [variable: value])
+            _ = try WebhookConfiguration.load(Environment([variable: value]))
         } catch {
             #expect(error.variable == variable)
             #expect(error.description.contains(variable))
@@ -66,11 +73,12 @@ import Testing
     @Test func unreadableOrEmptySecretFileStopsTheStart() {
         struct Missing: Error {}
         #expect(throws: ConfigurationError.self) {
-            try Configuration.load(
-                environment: ["GITHUB_WEBHOOK_SECRET_FILE": "/nope"], readFile: { _ in throw Missing() })
+            try WebhookConfiguration.load(
+                Environment(["GITHUB_WEBHOOK_SECRET_FILE": "/nope"], readFile: { _ in throw Missing() }))
         }
         #expect(throws: ConfigurationError.self) {
-            try Configuration.load(environment: ["GITHUB_WEBHOOK_SECRET_FILE": "/empty"], readFile: { _ in "\n \n" })
+            try WebhookConfiguration.load(
+                Environment(["GITHUB_WEBHOOK_SECRET_FILE": "/empty"], readFile: { _ in "\n \n" }))
         }
     }
 

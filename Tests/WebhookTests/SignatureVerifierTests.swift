@@ -1,3 +1,7 @@
+import AMQP
+import Base
+import Events
+import Jobs
 import Testing
 
 @testable import Webhook

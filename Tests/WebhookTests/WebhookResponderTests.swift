@@ -1,6 +1,11 @@
+import AMQP
+import Base
 import Foundation
+import Jobs
+import TestSupport
 import Testing
 
+@testable import Events
 @testable import Webhook
 
 /// SPEC §3, row by row, through the transport-neutral responder with the broker replaced at its seam.
@@ -9,9 +14,9 @@ import Testing
     static let push = try! TestPaths.payload("push.with-new-branch.json")
 
     private func responder(
-        _ publisher: RecordingPublisher, configure: (inout Configuration) -> Void = { _ in }
+        _ publisher: RecordingPublisher, configure: (inout WebhookConfiguration) -> Void = { _ in }
     ) -> WebhookResponder {
-        var config = Configuration()
+        var config = WebhookConfiguration()
         config.webhookSecrets = [Self.secret]
         configure(&config)
         return WebhookResponder(
@@ -223,7 +228,7 @@ import Testing
     }
 
     @Test func devModeAcceptsUnsignedRequests() {
-        var config = Configuration()
+        var config = WebhookConfiguration()
         config.webhookSecrets = []
         let r = WebhookResponder(configuration: config, publisher: RecordingPublisher(), logger: Logger(level: .error))
         let request = WebhookRequest(

@@ -8,7 +8,7 @@ struct WorkflowCommandTests {
     @Test("prints the jobs as JSON with sorted keys and explicit nulls")
     func success() throws {
         let output = WorkflowCommand.run(
-            fileName: ".solstice/workflow.kdl", bytes: try KDLTestSupport.fixture("workflow/spec-example.kdl")
+            fileName: ".solstice/workflow.kdl", bytes: try WorkflowFixtures.bytes("workflow/spec-example.kdl")
         )
         #expect(output.exitCode == 0)
         #expect(output.stderr == "")

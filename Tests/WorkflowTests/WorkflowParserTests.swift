@@ -7,7 +7,7 @@ import Testing
 struct WorkflowParserTests {
     @Test("the SPEC example")
     func specExample() throws {
-        let workflow = try WorkflowParser.parse(try KDLTestSupport.fixture("workflow/spec-example.kdl"))
+        let workflow = try WorkflowParser.parse(try WorkflowFixtures.bytes("workflow/spec-example.kdl"))
         #expect(
             workflow
                 == Workflow(
@@ -22,7 +22,7 @@ struct WorkflowParserTests {
 
     @Test("top-level jobs, id=, child settings, ignored extras")
     func topLevelJobs() throws {
-        let workflow = try WorkflowParser.parse(try KDLTestSupport.fixture("workflow/top-level-jobs.kdl"))
+        let workflow = try WorkflowParser.parse(try WorkflowFixtures.bytes("workflow/top-level-jobs.kdl"))
         #expect(workflow.name == nil)
         #expect(
             workflow.jobs == [
@@ -34,7 +34,7 @@ struct WorkflowParserTests {
 
     @Test("a KDL 1.0 workflow is accepted")
     func kdlV1() throws {
-        let workflow = try WorkflowParser.parse(try KDLTestSupport.fixture("workflow/kdl-v1.kdl"))
+        let workflow = try WorkflowParser.parse(try WorkflowFixtures.bytes("workflow/kdl-v1.kdl"))
         #expect(workflow.jobs == [WorkflowJob(id: "build", runsOn: "ubuntu-22.04", scriptPath: ".solstice\\build.sh")])
     }
 

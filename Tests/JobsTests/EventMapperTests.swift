@@ -1,6 +1,8 @@
+import TestSupport
 import Testing
 
 @testable import Events
+@testable import Jobs
 
 /// Every payload in ../shared/reference/github-payloads, through mapping and planning, with every JobRequest field.
 @Suite struct EventMapperTests {
