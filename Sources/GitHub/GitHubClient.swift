@@ -140,8 +140,19 @@ public final class GitHubClient: Sendable {
         deadline: Double
     ) throws(GitHubError) -> HTTPResponse {
         let relative = try relativePath(path)
+        return try request(
+            method, relative, repository: Self.usesAppJWT(relative) ? nil : Self.repository(relative), body: body,
+            accept: accept, deadline: deadline)
+    }
+
+    /// `request` with the repository whose installation token is used given (nil: the App JWT): `Link` headers
+    /// name `/repositories/{id}/…`, so the next pages of a list use the first page's repository.
+    private func request(
+        _ method: String, _ relative: String, repository: (owner: String, repo: String)?, body: [UInt8]? = nil,
+        accept: String = "application/vnd.github+json", deadline: Double
+    ) throws(GitHubError) -> HTTPResponse {
         let url = apiBase + relative
-        guard let (owner, repo) = Self.repository(relative), !Self.usesAppJWT(relative) else {
+        guard let (owner, repo) = repository else {
             return try send(method, url, auth: .jwt, body: body, accept: accept, deadline: deadline)
         }
         guard let installation = try installation(owner: owner, repo: repo, deadline: deadline) else {
@@ -172,10 +183,13 @@ public final class GitHubClient: Sendable {
     public func pages(_ path: String, what: String, maxPages: Int = 50, deadline: Double) throws(GitHubError)
         -> [HTTPResponse]
     {
+        let first = try relativePath(path)
+        let repository = Self.usesAppJWT(first) ? nil : Self.repository(first)
         var result: [HTTPResponse] = []
-        var next: String? = path
+        var next: String? = first
         while let page = next, result.count < maxPages {
-            let response = try request("GET", page, deadline: deadline)
+            let response = try request(
+                "GET", try relativePath(page), repository: repository, deadline: deadline)
             try Self.expect(200, response, what)
             result.append(response)
             next = response.headers["link"].flatMap(Self.nextLink)
