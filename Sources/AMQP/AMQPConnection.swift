@@ -1,4 +1,3 @@
-import Base
 internal import CRabbitMQ
 
 #if canImport(Glibc)

@@ -1,9 +1,6 @@
 import Base
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// What becomes of a consumed message.
 public enum ConsumeDisposition: Sendable, Equatable {

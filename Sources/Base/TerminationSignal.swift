@@ -25,7 +25,7 @@ public enum TerminationSignal {
         signal(SIGINT, handler)
         Threads.start {
             var byte: UInt8 = 0
-            while read(readFD, &byte, 1) < 0 && errno == EINTR {}
+            _ = Posix.retryingEINTR { read(readFD, &byte, 1) }
             action()
         }
     }

@@ -1,5 +1,3 @@
-import Base
-import Crypto
 import FoundationEssentials
 
 /// What a webhook asks of us, decided from its event name and payload alone (SPEC §4).

@@ -1,5 +1,4 @@
 import Base
-import Crypto
 import FoundationEssentials
 
 /// The orchestrator's report of one finished job (schema `jobresult.v1`, SPEC §8), validated: every field that

@@ -1,5 +1,3 @@
-import Base
-import Crypto
 
 /// The slices of GitHub's webhook payloads that SPEC §4 reads; everything else in the JSON is skipped.
 /// Fields are optional here so that a missing one is reported by its dotted name (`repository.clone_url`) by

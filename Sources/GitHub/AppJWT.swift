@@ -1,6 +1,5 @@
 import Base
 import Crypto
-import HTTP
 
 /// GitHub App JSON Web Tokens (SPEC §5): RS256, `iat = now − 60` (clock drift), `exp = now + 540`, `iss` = App id.
 public struct AppJWT: Sendable {

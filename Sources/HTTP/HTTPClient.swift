@@ -194,13 +194,11 @@ final class CurlEasy: @unchecked Sendable {
                             sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
                             return n
                         }
-                        // Streamed to a file: a short or failed write makes libcurl stop with CURLE_WRITE_ERROR.
-                        var written = 0
-                        while written < n {
-                            let w = write(sink.fd, data + written, n - written)
-                            if w < 0 && errno == EINTR { continue }
-                            guard w > 0 else { return 0 }
-                            written += w
+                        // Streamed to a file: a failed write makes libcurl stop with CURLE_WRITE_ERROR.
+                        do {
+                            try Posix.writeAll(sink.fd, UnsafeRawBufferPointer(start: data, count: n))
+                        } catch {
+                            return 0
                         }
                         return n
                     }
@@ -238,14 +236,13 @@ final class CurlEasy: @unchecked Sendable {
                             let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
                             let wanted = min(Int64(size * count), sink.sourceSize - sink.sourceOffset)
                             guard wanted > 0, let buffer else { return 0 }
-                            while true {
-                                let n = pread(sink.source, buffer, Int(wanted), off_t(sink.sourceOffset))
-                                if n < 0 && errno == EINTR { continue }
-                                // A file that shrank or cannot be read aborts the upload (CURLE_ABORTED_BY_CALLBACK).
-                                guard n > 0 else { return Int(CURL_READFUNC_ABORT) }
-                                sink.sourceOffset += Int64(n)
-                                return n
+                            let n = Posix.retryingEINTR {
+                                pread(sink.source, buffer, Int(wanted), off_t(sink.sourceOffset))
                             }
+                            // A file that shrank or cannot be read aborts the upload (CURLE_ABORTED_BY_CALLBACK).
+                            guard n > 0 else { return Int(CURL_READFUNC_ABORT) }
+                            sink.sourceOffset += Int64(n)
+                            return n
                         }
                         _ = ccurl_easy_setopt_pointer(handle, CURLOPT_READDATA, sinkPointer)
                     } else if request.body != nil {

@@ -1,9 +1,5 @@
-import AMQP
 import Base
-import Delivery
 import Events
-import GitHub
-import Workflow
 
 /// A job before ids and time are attached: what the workflow (or its absence) says.
 public struct PlannedJob: Sendable, Equatable {

@@ -1,8 +1,5 @@
-import AMQP
 import Base
 import Events
-import GitHub
-import HTTP
 
 /// The `output` of a completed Check Run (SPEC §8): a title, a summary with the exit code and the orchestrator's
 /// summary, and a text with the last lines of the log, each within GitHub's 65535-character limit.

@@ -1,8 +1,6 @@
-import AMQP
 import Base
 import Crypto
 import Events
-import GitHub
 import HTTP
 
 #if canImport(Glibc)

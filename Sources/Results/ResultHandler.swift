@@ -2,11 +2,7 @@ import AMQP
 import Base
 import Events
 import GitHub
-import HTTP
 
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// How one attempt at a result ended, short of success.
 public struct ResultFailure: Error, CustomStringConvertible, Sendable {

@@ -1,8 +1,3 @@
-import AMQP
-import Base
-import Events
-import GitHub
-import HTTP
 
 /// Where a job's log goes in S3-compatible storage and where people read it (SPEC §8): path-style
 /// `{S3_ENDPOINT}/{S3_BUCKET}/logs/{owner}/{repo}/{sha}/{request_id}.log`, read at

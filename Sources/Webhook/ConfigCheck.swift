@@ -1,11 +1,7 @@
 import AMQP
 import Base
-import Crypto
-import Delivery
-import Events
 import FoundationEssentials
 import GitHub
-import Jobs
 
 #if canImport(Glibc)
     import Glibc

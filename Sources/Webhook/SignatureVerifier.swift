@@ -1,10 +1,5 @@
-import AMQP
 import Base
 import Crypto
-import Delivery
-import Events
-import GitHub
-import Jobs
 
 /// Checks `X-Hub-Signature-256` against every configured secret (SPEC §3).
 ///

@@ -1,10 +1,4 @@
-import AMQP
 import Base
-import Crypto
-import Delivery
-import Events
-import GitHub
-import Jobs
 
 /// A request that passed every check before mapping: signed (or dev mode), with an event and a JSON payload.
 public struct ValidatedDelivery: Sendable {

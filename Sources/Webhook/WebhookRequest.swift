@@ -1,10 +1,3 @@
-import AMQP
-import Base
-import Crypto
-import Delivery
-import Events
-import GitHub
-import Jobs
 
 /// A webhook request as any transport (FastCGI, CGI, a fuzzer) sees it, before the body is read.
 public struct WebhookRequest: Sendable {

@@ -1,5 +1,3 @@
-import Base
-import KDL
 
 /// One job of a `.solstice/workflow.kdl` (SPEC §5): what to run and where.
 public struct WorkflowJob: Sendable, Equatable {

@@ -1,5 +1,4 @@
 import Base
-import KDL
 
 /// The core of `solstice-fcgi workflow [FILE|-]` (SPEC §9): parse a workflow file and describe its jobs as JSON, or
 /// report the error as `FILE:LINE:COL: message` with the line and a caret. The executable only reads the file and

@@ -1,4 +1,3 @@
-import Base
 import KDL
 
 /// Why a workflow file was rejected: a KDL syntax error, or a KDL document that is not a valid workflow. Either way it

@@ -1,4 +1,3 @@
-import Base
 import KDL
 
 /// Reads `.solstice/workflow.kdl` (SPEC §5) into a `Workflow`.

@@ -3,7 +3,6 @@
 //
 //   swift build -c release --product kdl-bench && .build/release/kdl-bench -n 10 big.kdl
 import KDL
-import Workflow
 
 #if canImport(Glibc)
     import Glibc
