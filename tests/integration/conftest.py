@@ -32,6 +32,8 @@ class Stack:
         self.amqp_url = env("STACK_AMQP_URL")
         self.state = pathlib.Path(env("STACK_STATE"))
         self.fcgi_bin = env("STACK_FCGI_BIN")
+        self.fcgi_socket = env("STACK_FCGI_SOCKET")
+        self.nginx_conf = env("STACK_NGINX_CONF")
         self.queue = "solstice.jobs.v1"
         self.session = requests.Session()
 
@@ -86,7 +88,7 @@ class Stack:
         return messages
 
     def spool_dirs(self):
-        return [self.state / "spool", self.state / "spool-web"]
+        return [pathlib.Path(p) for p in env("STACK_SPOOL_DIRS").split(":")]
 
     def wait_drained(self, timeout=30.0):
         """Waits until every responder's spool outbox is empty (their drainers run every second)."""

@@ -246,7 +246,7 @@ def test_fifty_concurrent_requests_give_fifty_messages(clean_web):
 
 
 def test_garbage_on_the_fastcgi_socket_does_not_take_the_process_down(clean):
-    sock_path = str(clean.state / "fcgi.sock")
+    sock_path = clean.fcgi_socket
     for junk in [b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", b"\x01\x01\x00\x01\xff\xff\x00\x00" + b"A" * 100,
                  os.urandom(4096)]:
         s = socket.socket(socket.AF_UNIX)
