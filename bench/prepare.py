@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Writes signed benchmark payloads to DIR: real GitHub payloads (shared/reference/github-payloads) that become jobs,
 plus copies with other commit SHAs so that bodies differ. Usage: prepare.py DIR SECRET PAYLOAD_DIR"""
-import hashlib, hmac, json, os, sys
+import hashlib, json, os, pathlib, sys
 
-out, secret, src = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from support.signing import sign  # noqa: E402
+
+out, secret, src = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(out, exist_ok=True)
 sources = [("push.with-new-branch.json", "push"), ("pull_request.opened.json", "pull_request"),
            ("pull_request.synchronize.json", "pull_request")]
@@ -19,6 +22,5 @@ for i in range(8):
     body = json.dumps(payload, indent=2).encode()
     file = f"{i}.json"
     open(os.path.join(out, file), "wb").write(body)
-    sig = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    lines.append(f"{file} {sig} {event}")
+    lines.append(f"{file} {sign(body, secret)} {event}")
 open(os.path.join(out, "index.txt"), "w").write("\n".join(lines) + "\n")

@@ -6,21 +6,18 @@ commit's runs listed (BENCH_RUNS_PER_COMMIT [5] per commit), one PATCH. Prints r
     python3 bench/results.py N    (with .solstice/bench/stack.env sourced and the stand-in at $STANDIN_ADDR)
 """
 import hashlib
-import json
 import os
 import pathlib
 import sys
 import time
 import uuid
 
-import pika
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests/github_standin"))
-from client import StandIn  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from support import publishing, stack  # noqa: E402
 
 n = int(sys.argv[1])
 repo = "bench-org/results"
-gh = StandIn("http://" + os.environ["STANDIN_ADDR"])
+gh = stack.standin("http://" + os.environ["STANDIN_ADDR"])
 gh.set_installations({repo: 1})
 logs = pathlib.Path(os.environ["STACK_LOGS_DIR"])
 logs.mkdir(parents=True, exist_ok=True)
@@ -36,21 +33,13 @@ for batch in range((n + per_commit - 1) // per_commit):
     for i in range(count):
         rid = f"{prefix}-{i}"
         (logs / f"{rid}.log").write_text(log_text)
-        bodies.append(json.dumps({
-            "schema_version": "jobresult.v1", "request_id": rid, "repo_owner": "bench-org", "repo_name": "results",
-            "repo_url": f"https://github.com/{repo}.git", "commit_sha": sha, "success": i % 5 != 0,
-            "exit_code": 0 if i % 5 else 1, "summary": "bench", "completed_at": "2026-11-24T12:00:00Z"}).encode())
+        bodies.append(publishing.job_result(rid, sha, repo, i % 5 != 0, 0 if i % 5 else 1, "bench",
+                                            completed_at="2026-11-24T12:00:00Z"))
 
 log_path = pathlib.Path(os.environ["STACK_STATE"]) / "results.log"
 offset = log_path.stat().st_size
-connection = pika.BlockingConnection(pika.URLParameters(os.environ["STACK_AMQP_URL"]))
-channel = connection.channel()
-channel.confirm_delivery()
 started = time.time()
-for body in bodies:
-    channel.basic_publish("solstice.jobs", "jobresult.v1", body,
-                          pika.BasicProperties(content_type="application/json", delivery_mode=2))
-connection.close()
+publishing.publish_results(os.environ["STACK_AMQP_URL"], bodies)
 published = time.time() - started
 done = 0
 deadline = started + 600

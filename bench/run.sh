@@ -8,6 +8,7 @@ cd "$ROOT"
 SECONDS_EACH=${BENCH_SECONDS:-10}
 export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-32} LOG_LEVEL=warning
 STACK="scripts/stack.sh"
+export PYTHONPATH=$ROOT/tests${PYTHONPATH:+:$PYTHONPATH} # tests/support
 trap '$STACK down bench >/dev/null 2>&1 || true' EXIT
 $STACK down bench >/dev/null 2>&1 || true
 $STACK up bench
@@ -17,7 +18,15 @@ python3 bench/prepare.py "$DIR" "$STACK_SECRET" "${GITHUB_PAYLOADS_DIR:-$ROOT/..
 PID=$(cat "$STACK_STATE/fcgi.child")
 
 purge() { # an orchestrator consumes the queue; without one, a backlog of persistent messages slows the broker
-    python3 -c "import pika, sys; c = pika.BlockingConnection(pika.URLParameters(sys.argv[1])); c.channel().queue_purge('solstice.jobs.v1'); c.close()" "$STACK_AMQP_URL"
+    python3 - "$STACK_AMQP_URL" <<'PY'
+import sys
+import pika
+from support import publishing, topology
+try:
+    publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
+except pika.exceptions.AMQPConnectionError:
+    pass  # the broker is down (the spool case): nothing to purge
+PY
 }
 
 run_wrk() { # name url path connections
@@ -53,12 +62,10 @@ done
 echo
 echo "solstice-fcgi peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status) (FCGI_WORKERS=$FCGI_WORKERS)"
 python3 - "$STACK_AMQP_URL" <<'PY'
-import pika, sys
-c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
-q = c.channel().queue_declare("solstice.jobs.v1", passive=True)
-print(f"messages on solstice.jobs.v1 after the run: {q.method.message_count}")
-c.channel().queue_purge("solstice.jobs.v1")
-c.close()
+import sys
+from support import publishing, topology
+print(f"messages on {topology.JOBS_QUEUE} after the run: {publishing.count(sys.argv[1], topology.JOBS_QUEUE)}")
+publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
 PY
 
 # Phase 1b (reliability issue): the broker down, webhooks answered 202 from the spool (fsync per delivery); then the
@@ -92,9 +99,8 @@ scripts/stack.sh fcgi-restart bench
 PID=$(cat "$STACK_STATE/fcgi.child")
 python3 - "$DIR" <<'PY'
 import json, os, sys
-sys.path.insert(0, "tests/github_standin")
-from client import StandIn
-gh = StandIn("http://" + os.environ["STANDIN_ADDR"])
+from support import stack
+gh = stack.standin("http://" + os.environ["STANDIN_ADDR"])
 gh.reset()
 gh.set_installations({"Codertocat/Hello-World": 1})
 workflow = 'job "lint" runs_on="ubuntu-24.04"\njob "build" script=".solstice/job.sh"\njob "test"\n'

@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """`make run`'s demonstration: send one signed sample push through nginx and print the JobRequest it became, then
 publish the JobResult an orchestrator would send for it and show the Check Run solstice-results completed."""
-import hashlib
-import hmac
 import json
 import os
 import pathlib
@@ -11,22 +9,19 @@ import time
 import urllib.request
 import uuid
 
-import pika
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from support import publishing, signing, stack, topology  # noqa: E402
+from support.payloads import payload  # noqa: E402
 
-sys_path = pathlib.Path(__file__).resolve().parents[1] / "tests/github_standin"
-
-root = pathlib.Path(__file__).resolve().parents[1]
-payloads = pathlib.Path(os.environ.get("GITHUB_PAYLOADS_DIR", root.parent / "shared/reference/github-payloads"))
 url = os.environ["STACK_HTTP_URL"] + os.environ["STACK_WEBHOOK_PATH"]
 secret = os.environ["STACK_SECRET"]
-body = (payloads / "push.with-new-branch.json").read_bytes()
+amqp_url = os.environ["STACK_AMQP_URL"]
+body = payload("push.with-new-branch.json")
 delivery = str(uuid.uuid4())
 standin_url = os.environ.get("STACK_STANDIN_URL")
 gh = None
 if standin_url:
-    sys.path.insert(0, str(sys_path))
-    from client import StandIn
-    gh = StandIn(standin_url)
+    gh = stack.standin(standin_url)
     gh.set_installations({"Codertocat/Hello-World": 1})
     print("NOTE: no GitHub App is configured (GITHUB_APP_ID is not exported), so this demo runs solstice-fcgi and")
     print(f"      solstice-results against the local TEST STAND-IN of GitHub's API at {standin_url}")
@@ -35,18 +30,16 @@ if standin_url:
 print(f"webhook URL:    {url}")
 print(f"webhook secret: {secret}   (dev secret of the local stack; set GITHUB_WEBHOOK_SECRET to change it)")
 print(f"sending a signed push (X-GitHub-Delivery: {delivery}) ...")
-request = urllib.request.Request(url, data=body, method="POST", headers={
-    "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
-    "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()})
+request = urllib.request.Request(url, data=body, method="POST",
+                                 headers=signing.webhook_headers(body, secret, event="push", delivery=delivery))
 with urllib.request.urlopen(request, timeout=10) as response:
     print(f"HTTP {response.status}: {response.read().decode()}")
 
-connection = pika.BlockingConnection(pika.URLParameters(os.environ["STACK_AMQP_URL"]))
-channel = connection.channel()
+connection, channel = publishing.connect(amqp_url)
 deadline = time.time() + 10
 found = None
 while time.time() < deadline and found is None:
-    method, props, message = channel.basic_get("solstice.jobs.v1")
+    method, props, message = channel.basic_get(topology.JOBS_QUEUE)
     if method is None:
         time.sleep(0.1)
         continue
@@ -57,9 +50,9 @@ while time.time() < deadline and found is None:
         channel.basic_nack(method.delivery_tag, requeue=True)
 connection.close()
 if found is None:
-    raise SystemExit("no JobRequest for this delivery arrived on solstice.jobs.v1")
+    raise SystemExit(f"no JobRequest for this delivery arrived on {topology.JOBS_QUEUE}")
 props, message = found
-print("JobRequest on solstice.jobs.v1 "
+print(f"JobRequest on {topology.JOBS_QUEUE} "
       f"(message_id={props.message_id}, type={props.type}, delivery_mode={props.delivery_mode}):")
 print(json.dumps(json.loads(message), indent=2))
 
@@ -68,17 +61,11 @@ rid = job["request_id"]
 logs_dir = pathlib.Path(os.environ["STACK_LOGS_DIR"])
 logs_dir.mkdir(parents=True, exist_ok=True)
 (logs_dir / f"{rid}.log").write_text("$ .solstice/job.sh\nbuilding...\nrunning 12 tests... ok\ndone in 4.2 s\n")
-result = {"schema_version": "jobresult.v1", "request_id": rid, "repo_url": job["repo_url"],
-          "repo_owner": job["repo_owner"], "repo_name": job["repo_name"], "commit_sha": job["commit_sha"],
-          "success": True, "exit_code": 0, "summary": "12 tests passed (demo result)",
-          "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-connection = pika.BlockingConnection(pika.URLParameters(os.environ["STACK_AMQP_URL"]))
-channel = connection.channel()
-channel.confirm_delivery()
-channel.basic_publish("solstice.jobs", "jobresult.v1", json.dumps(result).encode(), pika.BasicProperties(
-    content_type="application/json", delivery_mode=2, message_id=rid, type="jobresult.v1"), mandatory=True)
-connection.close()
-print(f"\npublished a JobResult (success, exit code 0) for request {rid} on solstice.jobs / jobresult.v1;")
+result = publishing.job_result(rid, job["commit_sha"], f"{job['repo_owner']}/{job['repo_name']}", True, 0,
+                               "12 tests passed (demo result)", repo_url=job["repo_url"])
+publishing.publish_results(amqp_url, [result])
+print(f"\npublished a JobResult (success, exit code 0) for request {rid} on "
+      f"{topology.RESULTS_EXCHANGE} / {topology.RESULTS_ROUTING_KEY};")
 print(f"its log is served by the log-service stand-in at {os.environ['STACK_LOGS_URL']}/jobs/{rid}/logs")
 if gh is None:
     print(f"solstice-results completes the Check Run on GitHub; see {os.environ['STACK_STATE']}/results.log")

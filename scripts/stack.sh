@@ -6,7 +6,15 @@
 #   scripts/stack.sh down [profile]  stop what `up` started
 #   scripts/stack.sh broker-stop|broker-start [profile]   (fault tests)
 # Profiles keep a developer's `make run` and the tests apart: run (AMQP 5672, HTTP_ADDR [127.0.0.1:8082]) and
-# test (AMQP 5673, HTTP 127.0.0.1:18082), bench (AMQP 5674, HTTP 127.0.0.1:18083), each with its own RabbitMQ node and state under .solstice/.
+# test (AMQP 5673, HTTP 127.0.0.1:18082), bench (AMQP 5674, HTTP 127.0.0.1:18083), each with its own RabbitMQ node and
+# epmd, its state under .solstice/PROFILE and its runtime directory (below).
+#
+# The web servers' own users cannot enter a checkout under /root or a `mktemp -d` directory (mode 0700): nginx's
+# workers run as nobody, Apache's and lighttpd's children, and the solstice-fcgi they spawn, as www-data. Their
+# sockets, configurations, logs, pid files, secret file and spool, and copies of the binaries they execute, live in
+# a runtime directory of this profile and checkout, /tmp/solstice-PROFILE-HASH (mode 0755, owned by the invoking
+# user; refused if it is anyone else's); .solstice/PROFILE/runtime links to it. RabbitMQ, moto, the stand-ins and
+# the logs of what runs as root stay under .solstice/PROFILE.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +27,6 @@ case "$PROFILE" in
 run)
     STATE=$ROOT/.solstice/run
     AMQP_PORT=${STACK_AMQP_PORT:-5672}
-    DIST_PORT=$((AMQP_PORT + 20000))
     NODE=solstice@localhost
     HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8082}
     S3_ADDR=${RUN_S3_ADDR:-127.0.0.1:8092}
@@ -30,7 +37,6 @@ run)
 test)
     STATE=$ROOT/.solstice/test
     AMQP_PORT=${STACK_AMQP_PORT:-5673}
-    DIST_PORT=$((AMQP_PORT + 20000))
     # Every address can be moved (TEST_*_ADDR, STACK_AMQP_PORT, STACK_NODE) to run beside another checkout's tests.
     NODE=${STACK_NODE:-solstice-test@localhost}
     HTTP_ADDR=${TEST_HTTP_ADDR:-127.0.0.1:18082}
@@ -45,7 +51,6 @@ test)
 bench)
     STATE=$ROOT/.solstice/bench
     AMQP_PORT=${STACK_AMQP_PORT:-5674}
-    DIST_PORT=$((AMQP_PORT + 20000))
     NODE=${STACK_NODE:-solstice-bench@localhost}
     HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18083}
     S3_ADDR=${BENCH_S3_ADDR:-127.0.0.1:18094}
@@ -56,13 +61,19 @@ bench)
     exit 2
     ;;
 esac
+DIST_PORT=$((AMQP_PORT + 20000))
+# An epmd of the profile's own (RUNBOOK: a shared one makes boots flaky, and outlives the node that started it).
+EPMD_PORT=${STACK_EPMD_PORT:-$((AMQP_PORT + 19000))}
 WEB_SERVERS=${WEB_SERVERS:-nginx}
 STANDIN_ADDR=${STANDIN_ADDR:-}
 APP_ID=4242
 RUN_USER=www-data
 BUILD=${SOLSTICE_BUILD:-release}
-BIN=$ROOT/.build/$BUILD/solstice-fcgi
-RESULTS_BIN=$ROOT/.build/$BUILD/solstice-results
+BUILT=$ROOT/.build/$BUILD
+RUNTIME=/tmp/solstice-$PROFILE-$(cd "$ROOT" && pwd -P | sha256sum | cut -c1-12)
+BIN=$RUNTIME/bin/solstice-fcgi
+RESULTS_BIN=$RUNTIME/bin/solstice-results
+SOCKET=$RUNTIME/fcgi.sock
 S3_BUCKET=solstice-logs
 SECRET=${GITHUB_WEBHOOK_SECRET:-solstice-dev-secret}
 WEBHOOK_PATH=${WEBHOOK_PATH:-/webhooks/github}
@@ -96,9 +107,128 @@ deps() {
     fi
 }
 
+# -- Processes, by PID only. PID 1 here reaps exited children slowly: a zombie (state Z) counts as gone.
+
+proc_field() { # pid index: a field of /proc/PID/stat after the command name (0 state, 1 ppid, 19 start time)
+    local stat fields
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+    read -r -a fields <<<"${stat##*) }" # the command name may hold spaces and parentheses
+    printf '%s' "${fields[$2]:-}"
+}
+
+alive() { # pid: it runs and has not exited
+    local state
+    state=$(proc_field "$1" 0)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+stop_pid() { # pid [signal]: send it SIGNAL (TERM), wait 10 s for its exit, then KILL
+    local pid=$1 sig=${2:-TERM}
+    [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] && [ "$pid" != $$ ] || return 0
+    alive "$pid" || return 0
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        alive "$pid" || return 0
+        sleep 0.1
+    done
+    log "PID $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) did not exit on SIG$sig within 10 s: KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        alive "$pid" || return 0
+        sleep 0.1
+    done
+}
+
+descendants() { # pid: the processes below it (children, theirs, ...) as PID:STARTTIME, walking /proc parent links
+    local -A below=()
+    local file stat pid fields queue=("$1") entry
+    for file in /proc/[0-9]*/stat; do
+        { read -r stat <"$file"; } 2>/dev/null || continue
+        pid=${stat%% *}
+        read -r -a fields <<<"${stat##*) }"
+        below[${fields[1]}]+=" $pid:${fields[19]}"
+    done
+    while ((${#queue[@]})); do
+        for entry in ${below[${queue[0]}]:-}; do
+            echo "$entry"
+            queue+=("${entry%%:*}")
+        done
+        queue=("${queue[@]:1}")
+    done
+}
+
+stop_listed() { # PID:STARTTIME ...: stop_pid each that is still the same process (not a PID given out again since)
+    local entry pid
+    for entry in "$@"; do
+        pid=${entry%%:*}
+        if [ "$(proc_field "$pid" 19)" = "${entry#*:}" ]; then stop_pid "$pid"; fi
+    done
+}
+
+stop_tree() { # pid [signal]: stop a server, then what is left of the processes it had below it (a web server's
+    # children, mod_fcgid's and lighttpd's solstice-fcgi), which would otherwise be orphans no PID file names
+    local pid=$1 below
+    alive "$pid" || return 0
+    below=$(descendants "$pid")
+    stop_pid "$pid" "${2:-TERM}"
+    # shellcheck disable=SC2086
+    stop_listed $below
+}
+
+pid_in() { # file program: the PID the file names, if that process runs PROGRAM (/proc/PID/comm, a glob); nothing
+    # for a stale file, or one naming a process that has since been given the number
+    local pid comm
+    pid=$(cat "$1" 2>/dev/null || true)
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+    # shellcheck disable=SC2053
+    if [[ "$comm" == $2 ]] && alive "$pid"; then echo "$pid"; fi
+}
+
+stop_pidfile() { # file program [signal]: stop_tree the process the file names, then remove the file
+    local pid
+    pid=$(pid_in "$1" "$2")
+    if [ -n "$pid" ]; then stop_tree "$pid" "${3:-TERM}"; fi
+    rm -f "$1"
+}
+
+# -- The runtime directory: reachable by nobody and www-data, and written only by us.
+
+runtime_check() {
+    if [ -L "$RUNTIME" ] || { [ -e "$RUNTIME" ] && { [ ! -d "$RUNTIME" ] || [ ! -O "$RUNTIME" ]; }; }; then
+        log "refusing $RUNTIME: it exists and is not a directory owned by $(id -un)"
+        exit 1
+    fi
+}
+
+runtime_start() {
+    runtime_check
+    mkdir -p "$STATE"
+    mkdir -m 0755 "$RUNTIME" 2>/dev/null || true
+    runtime_check # nobody else made it in the meantime
+    chmod 0755 "$RUNTIME"
+    mkdir -p -m 0755 "$RUNTIME/bin"
+    local bin
+    for bin in solstice-fcgi solstice-results; do
+        [ -x "$BUILT/$bin" ] || { log "missing $BUILT/$bin: run swift build -c $BUILD first"; exit 1; }
+        # Under a new name, then renamed: a copy that still runs is replaced, not rewritten (ETXTBSY).
+        install -m 0755 "$BUILT/$bin" "$RUNTIME/bin/.$bin.new"
+        mv -f "$RUNTIME/bin/.$bin.new" "$RUNTIME/bin/$bin"
+    done
+    ln -sfn "$RUNTIME" "$STATE/runtime"
+}
+
+runtime_stop() { # the copies, sockets and secret go; logs and configurations stay for a look after a failed run
+    [ -d "$RUNTIME" ] || return 0
+    rm -rf "$RUNTIME/bin"
+    rm -f "$SOCKET" "$RUNTIME/webhook-secret" "$RUNTIME/lighttpd.pid" "$RUNTIME/apache/cgid.sock"
+}
+
+# -- RabbitMQ and its epmd
+
 rabbit_env() {
     export RABBITMQ_NODENAME=$NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$AMQP_PORT
-    export RABBITMQ_DIST_PORT=$DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1
+    export RABBITMQ_DIST_PORT=$DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=$EPMD_PORT
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     export RABBITMQ_MNESIA_BASE=$STATE/rabbitmq/mnesia RABBITMQ_LOG_BASE=$STATE/rabbitmq/log
     export RABBITMQ_PID_FILE=$STATE/rabbitmq/rabbit.pid RABBITMQ_ENABLED_PLUGINS_FILE=$STATE/rabbitmq/enabled_plugins
@@ -107,20 +237,38 @@ rabbit_env() {
 
 ctl() { rabbit_env; "$RABBIT_BIN/rabbitmqctl" -n "$NODE" "$@"; }
 
+epmd_pid() { # the epmd listening on this profile's port, if any
+    local pid
+    pid=$(ss -Hltnp "sport = :$EPMD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = epmd ]; then echo "$pid"; fi
+}
+
+epmd_note() {
+    # Any rabbitmqctl call starts epmd when none runs, and it outlives the node: note whether one ran before us.
+    mkdir -p "$STATE"
+    if [ ! -f "$STATE/epmd.before" ]; then
+        if [ -n "$(epmd_pid)" ]; then echo yes; else echo no; fi >"$STATE/epmd.before"
+    fi
+}
+
+epmd_stop() { # end the epmd we caused, and only that one
+    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then
+        stop_pid "$(epmd_pid)"
+    fi
+    rm -f "$STATE/epmd.before"
+}
+
 broker_start() {
     rabbit_env
     mkdir -p "$STATE/rabbitmq/mnesia" "$STATE/rabbitmq/log"
     [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     # Tests fill and drain queues quickly; the default disk alarm (50 MB free) is fine, but keep memory modest.
     echo 'vm_memory_high_watermark.relative = 0.2' >"$STATE/rabbitmq/rabbitmq.conf"
-    if [ ! -f "$STATE/epmd.before" ]; then
-        if ss -Hltn 'sport = :4369' | grep -q .; then echo yes; else echo no; fi >"$STATE/epmd.before"
-    fi
     if ctl -q ping >/dev/null 2>&1; then
         log "RabbitMQ $NODE already running"
         return
     fi
-    log "starting RabbitMQ $NODE on 127.0.0.1:$AMQP_PORT"
+    log "starting RabbitMQ $NODE on 127.0.0.1:$AMQP_PORT (epmd port $EPMD_PORT)"
     (cd "$STATE/rabbitmq" && "$RABBIT_BIN/rabbitmq-server" -detached >/dev/null 2>&1)
     for _ in $(seq 1 90); do
         ctl -q ping >/dev/null 2>&1 && break
@@ -130,113 +278,19 @@ broker_start() {
 }
 
 broker_stop() {
-    if ctl -q ping >/dev/null 2>&1; then
-        log "stopping RabbitMQ $NODE"
-        ctl -q shutdown >/dev/null 2>&1 || true
-    fi
+    # By its PID file first: no rabbitmqctl call (which would start an epmd) when no node of ours runs.
+    local pid below
+    pid=$(pid_in "$STATE/rabbitmq/rabbit.pid" 'beam*')
+    [ -n "$pid" ] || return 0
+    log "stopping RabbitMQ $NODE"
+    below=$(descendants "$pid")
+    ctl -q shutdown >/dev/null 2>&1 || true
+    stop_pid "$pid"
+    # shellcheck disable=SC2086
+    stop_listed $below
 }
 
-epmd_stop() {
-    # rabbitmqctl starts epmd when none runs, and it outlives the node: end it only if we caused it.
-    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then
-        local pid
-        pid=$(ss -Hltnp 'sport = :4369' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    fi
-    rm -f "$STATE/epmd.before"
-}
-
-wait_gone() { # pid: wait until it exited (a zombie counts as gone: PID 1 here reaps slowly)
-    for _ in $(seq 1 100); do
-        kill -0 "$1" 2>/dev/null || return 0
-        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-app_key() {
-    # A throwaway GitHub App key (PKCS#1, as GitHub hands them out) for the stand-in of GitHub's API.
-    if [ ! -f "$STATE/app-key.pem" ]; then
-        openssl genrsa -traditional -out "$STATE/app-key.pem" 2048 2>/dev/null
-        openssl rsa -in "$STATE/app-key.pem" -pubout -out "$STATE/app-key.pub.pem" 2>/dev/null
-    fi
-}
-
-standin_start() {
-    app_key
-    log "starting the GitHub API stand-in on http://$STANDIN_ADDR (App $APP_ID)"
-    python3 "$ROOT/tests/github_standin/standin.py" --host "${STANDIN_ADDR%:*}" --port "${STANDIN_ADDR##*:}" \
-        --app-id "$APP_ID" --public-key "$STATE/app-key.pub.pem" --log "$STATE/standin.log" \
-        >"$STATE/standin.out" 2>&1 &
-    echo $! >"$STATE/standin.pid"
-    for _ in $(seq 1 100); do
-        grep -q ready "$STATE/standin.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "the stand-in did not start; see $STATE/standin.out"
-    exit 1
-}
-
-standin_stop() {
-    local pid
-    pid=$(cat "$STATE/standin.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$STATE/standin.pid"
-}
-
-fcgi_start() {
-    [ -x "$BIN" ] || { log "missing $BIN: run swift build -c $BUILD first"; exit 1; }
-    log "starting solstice-fcgi on $STATE/fcgi.sock (supervised: restarted when it dies)"
-    local app_env=()
-    if [ -n "$STANDIN_ADDR" ]; then
-        app_env=(GITHUB_APP_ID="$APP_ID" GITHUB_APP_KEY_PATH="$STATE/app-key.pem"
-            GITHUB_API_BASE="http://$STANDIN_ADDR" LOGS_BASE_URL="http://logs.solstice.test")
-    fi
-    rm -f "$STATE/fcgi.sock"
-    # A minimal supervisor, as systemd's Restart=on-failure or spawn-fcgi under a loop would be in production:
-    # the fault tests kill -9 the responder and expect it back. fcgi.pid is the supervisor, fcgi.child the
-    # responder.
-    (
-        set +e  # a child killed with -9 is what this loop is for
-        trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
-        while true; do
-            env "${app_env[@]}" GITHUB_WEBHOOK_SECRET="$SECRET" \
-                AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" WEBHOOK_PATH="$WEBHOOK_PATH" \
-                MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" FCGI_WORKERS="${FCGI_WORKERS:-16}" \
-                "$BIN" --listen "$STATE/fcgi.sock" >>"$STATE/fcgi.log" 2>&1 &
-            child=$!
-            echo "$child" >"$STATE/fcgi.child"
-            wait "$child"
-            sleep 0.2
-        done
-    ) </dev/null >/dev/null 2>&1 &
-    echo $! >"$STATE/fcgi.pid"
-    for _ in $(seq 1 50); do
-        [ -S "$STATE/fcgi.sock" ] && return 0
-        sleep 0.1
-    done
-    log "solstice-fcgi did not start; see $STATE/fcgi.log"
-    exit 1
-}
-
-fcgi_stop() {
-    local pid child
-    pid=$(cat "$STATE/fcgi.pid" 2>/dev/null || true)
-    child=$(cat "$STATE/fcgi.child" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-        kill "$child" 2>/dev/null || true
-        wait_gone "$child" || kill -9 "$child" 2>/dev/null || true
-    fi
-    rm -f "$STATE/fcgi.pid" "$STATE/fcgi.child" "$STATE/fcgi.sock"
-}
+# -- The stand-ins, S3, solstice-fcgi and solstice-results: root's processes, state under $STATE
 
 wait_port() { # host:port seconds: until something listens there (a TCP connect, no request: moto counts those)
     python3 - "$1" "$2" <<'PY'
@@ -253,6 +307,32 @@ sys.exit(1)
 PY
 }
 
+app_key() {
+    # A throwaway GitHub App key (PKCS#1, as GitHub hands them out) for the stand-in of GitHub's API.
+    if [ ! -f "$STATE/app-key.pem" ]; then
+        openssl genrsa -traditional -out "$STATE/app-key.pem" 2048 2>/dev/null
+        openssl rsa -in "$STATE/app-key.pem" -pubout -out "$STATE/app-key.pub.pem" 2>/dev/null
+    fi
+}
+
+standin_start() {
+    mkdir -p "$STATE"
+    app_key
+    log "starting the GitHub API stand-in on http://$STANDIN_ADDR (App $APP_ID)"
+    python3 "$ROOT/tests/github_standin/standin.py" --host "${STANDIN_ADDR%:*}" --port "${STANDIN_ADDR##*:}" \
+        --app-id "$APP_ID" --public-key "$STATE/app-key.pub.pem" --log "$STATE/standin.log" \
+        >"$STATE/standin.out" 2>&1 &
+    echo $! >"$STATE/standin.pid"
+    for _ in $(seq 1 100); do
+        grep -q ready "$STATE/standin.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "the stand-in did not start; see $STATE/standin.out"
+    exit 1
+}
+
+standin_stop() { stop_pidfile "$STATE/standin.pid" 'python*'; }
+
 s3_start() {
     # moto's S3 on loopback. It checks Signature V4 only after INITIAL_NO_AUTH_ACTION_COUNT unsigned calls, which
     # s3_setup.py spends on an IAM user, its access key and the bucket; from then on every request must be signed.
@@ -264,6 +344,8 @@ s3_start() {
     python3 "$ROOT/scripts/s3_setup.py" "http://$S3_ADDR" "$S3_BUCKET" "$STATE/s3.env"
 }
 
+s3_stop() { stop_pidfile "$STATE/s3.pid" 'python*'; }
+
 logs_start() {
     log "starting the log-service stand-in on http://$LOGS_ADDR (logs in $STATE/logs)"
     python3 "$ROOT/tests/logs_standin/logs_standin.py" --dir "$STATE/logs" --host "${LOGS_ADDR%:*}" \
@@ -272,14 +354,47 @@ logs_start() {
     wait_port "$LOGS_ADDR" 10 || { log "the log stand-in did not start; see $STATE/logs.out"; exit 1; }
 }
 
-stop_pidfile() { # file: end the process it names (TERM, then KILL after 10 s)
-    local pid
-    pid=$(cat "$1" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+logs_stop() { stop_pidfile "$STATE/logs.pid" 'python*'; }
+
+fcgi_start() {
+    [ -x "$BIN" ] || { log "missing $BIN: scripts/stack.sh up $PROFILE copies it from $BUILT"; exit 1; }
+    log "starting solstice-fcgi on $SOCKET (supervised: restarted when it dies)"
+    local app_env=()
+    if [ -n "$STANDIN_ADDR" ]; then
+        app_env=(GITHUB_APP_ID="$APP_ID" GITHUB_APP_KEY_PATH="$STATE/app-key.pem"
+            GITHUB_API_BASE="http://$STANDIN_ADDR" LOGS_BASE_URL="http://logs.solstice.test")
     fi
-    rm -f "$1"
+    rm -f "$SOCKET"
+    # A minimal supervisor, as systemd's Restart=on-failure or spawn-fcgi under a loop would be in production:
+    # the fault tests kill -9 the responder and expect it back. fcgi.pid is the supervisor, fcgi.child the
+    # responder. It runs as root and binds the socket mode 0666, so nginx's workers (nobody) reach it.
+    (
+        set +e # a child killed with -9 is what this loop is for
+        trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+        while true; do
+            env "${app_env[@]}" GITHUB_WEBHOOK_SECRET="$SECRET" \
+                AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" WEBHOOK_PATH="$WEBHOOK_PATH" \
+                MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" FCGI_WORKERS="${FCGI_WORKERS:-16}" \
+                "$BIN" --listen "$SOCKET" >>"$STATE/fcgi.log" 2>&1 &
+            child=$!
+            echo "$child" >"$STATE/fcgi.child"
+            wait "$child"
+            sleep 0.2
+        done
+    ) </dev/null >/dev/null 2>&1 &
+    echo $! >"$STATE/fcgi.pid"
+    for _ in $(seq 1 50); do
+        [ -S "$SOCKET" ] && return 0
+        sleep 0.1
+    done
+    log "solstice-fcgi did not start; see $STATE/fcgi.log"
+    exit 1
+}
+
+fcgi_stop() {
+    stop_pidfile "$STATE/fcgi.pid" bash        # the supervisor, and the responder below it
+    stop_pidfile "$STATE/fcgi.child" 'solstice-fcgi' # a responder whose supervisor was gone already
+    rm -f "$SOCKET"
 }
 
 results_env() { # the environment solstice-results runs with in this stack
@@ -292,7 +407,7 @@ results_env() { # the environment solstice-results runs with in this stack
 }
 
 results_start() {
-    [ -x "$RESULTS_BIN" ] || { log "missing $RESULTS_BIN: run swift build -c $BUILD first"; exit 1; }
+    [ -x "$RESULTS_BIN" ] || { log "missing $RESULTS_BIN: scripts/stack.sh up $PROFILE copies it from $BUILT"; exit 1; }
     if [ -z "$STANDIN_ADDR" ] && [ -z "${GITHUB_APP_ID:-}" ]; then
         log "solstice-results not started: no GitHub App (GITHUB_APP_ID) and no stand-in in this profile"
         return 0
@@ -313,142 +428,155 @@ results_start() {
     exit 1
 }
 
+results_stop() { stop_pidfile "$STATE/results.pid" 'solstice-result*'; } # comm keeps 15 characters
+
+# -- The web servers: everything they or their children open is under $RUNTIME
+
 nginx_start() {
-    mkdir -p "$STATE/nginx"
-    cp "$ROOT/nginx/fastcgi_params.solstice" "$STATE/nginx/"
-    sed -e "s|@PREFIX@|$STATE/nginx|g" -e "s|@HTTP_ADDR@|$HTTP_ADDR|g" -e "s|@SOCKET@|$STATE/fcgi.sock|g" \
+    local prefix=$RUNTIME/nginx
+    mkdir -p -m 0755 "$prefix"
+    cp "$ROOT/nginx/fastcgi_params.solstice" "$prefix/"
+    sed -e "s|@PREFIX@|$prefix|g" -e "s|@HTTP_ADDR@|$HTTP_ADDR|g" -e "s|@SOCKET@|$SOCKET|g" \
         -e "s|@WEBHOOK_PATH@|$WEBHOOK_PATH|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g" \
-        -e "s|@ACCESS_LOG@|${NGINX_ACCESS_LOG:-$STATE/nginx/access.log}|g" \
-        "$ROOT/nginx/solstice-local.conf.template" >"$STATE/nginx/nginx.conf"
+        -e "s|@ACCESS_LOG@|${NGINX_ACCESS_LOG:-$prefix/access.log}|g" \
+        "$ROOT/nginx/solstice-local.conf.template" >"$prefix/nginx.conf"
     log "starting nginx on http://$HTTP_ADDR"
-    nginx -c "$STATE/nginx/nginx.conf" -p "$STATE/nginx/"
+    nginx -c "$prefix/nginx.conf" -p "$prefix/"
 }
 
-nginx_stop() {
-    local pid
-    pid=$(cat "$STATE/nginx/nginx.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -QUIT "$pid" 2>/dev/null || true
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-}
+nginx_stop() { stop_pidfile "$RUNTIME/nginx/nginx.pid" nginx QUIT; } # QUIT: finish the requests in hand
 
-secret_file() {
+web_secret() {
     # mod_fcgid and lighttpd children run as $RUN_USER and read the secret from a file, as in production.
-    printf '%s\n' "$SECRET" >"$STATE/webhook-secret"
-    chgrp "$RUN_USER" "$STATE/webhook-secret"
-    chmod 0640 "$STATE/webhook-secret"
-    mkdir -p "$STATE/spool-web"
-    chown "$RUN_USER:$RUN_USER" "$STATE/spool-web"
+    printf '%s\n' "$SECRET" >"$RUNTIME/webhook-secret"
+    chgrp "$RUN_USER" "$RUNTIME/webhook-secret"
+    chmod 0640 "$RUNTIME/webhook-secret"
+    mkdir -p "$RUNTIME/spool-web"
+    chown "$RUN_USER:$RUN_USER" "$RUNTIME/spool-web"
 }
 
 fill() { # template output: substitute the @NAMES@ every web-server template uses
     sed -e "s|@HTTP_ADDR@|$ADDR|g" -e "s|@HTTP_HOST@|${ADDR%:*}|g" -e "s|@HTTP_PORT@|${ADDR##*:}|g" \
-        -e "s|@CGI_ADDR@|${CGI_ADDR:-}|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@BIN@|$BIN|g" \
-        -e "s|@SECRET_FILE@|$STATE/webhook-secret|g" -e "s|@AMQP_URL@|amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f|g" \
+        -e "s|@CGI_ADDR@|${CGI_ADDR:-}|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@PID_FILE@|${PID_FILE:-}|g" \
+        -e "s|@BIN@|$BIN|g" -e "s|@SECRET_FILE@|$RUNTIME/webhook-secret|g" \
+        -e "s|@AMQP_URL@|amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f|g" \
         -e "s|@WEBHOOK_PATH@|$WEBHOOK_PATH|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g" \
-        -e "s|@MAX_BODY_KB@|$((MAX_BODY_BYTES / 1024))|g" -e "s|@SPOOL_DIR@|$STATE/spool-web|g" \
+        -e "s|@MAX_BODY_KB@|$((MAX_BODY_BYTES / 1024))|g" -e "s|@SPOOL_DIR@|$RUNTIME/spool-web|g" \
         -e "s|@RUN_USER@|$RUN_USER|g" -e "s|@RUN_GROUP@|$RUN_USER|g" "$1" >"$2"
 }
 
 apache_start() {
-    PREFIX=$STATE/apache ADDR=$APACHE_ADDR CGI_ADDR=$APACHE_CGI_ADDR
-    mkdir -p "$PREFIX/fcgid"
+    local PREFIX=$RUNTIME/apache ADDR=$APACHE_ADDR CGI_ADDR=$APACHE_CGI_ADDR
+    web_secret
+    mkdir -p -m 0755 "$PREFIX/fcgid"
     chown "$RUN_USER" "$PREFIX/fcgid"
     fill "$ROOT/deploy/apache/solstice-local.conf.template" "$PREFIX/apache.conf"
     log "starting Apache (mod_fcgid) on http://$APACHE_ADDR, CGI on http://$APACHE_CGI_ADDR"
     apache2 -f "$PREFIX/apache.conf" -k start
 }
 
-apache_stop() {
-    [ -f "$STATE/apache/apache.conf" ] || return 0
-    local pid
-    pid=$(cat "$STATE/apache/httpd.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        apache2 -f "$STATE/apache/apache.conf" -k stop 2>/dev/null || kill "$pid"
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    # mod_fcgid does not always take its children down with it; they run the binary without arguments.
-    pkill -f "^$BIN\$" 2>/dev/null || true
-}
+# mod_fcgid does not always take its solstice-fcgi children down with it: stop_tree ends those by PID.
+apache_stop() { stop_pidfile "$RUNTIME/apache/httpd.pid" apache2; }
 
 lighttpd_start() {
-    PREFIX=$STATE/lighttpd ADDR=$LIGHTTPD_ADDR
-    mkdir -p "$PREFIX/www" "$PREFIX/uploads"
+    # lighttpd opens its error log and binds the spawned responder's socket as $RUN_USER: its prefix is
+    # $RUN_USER's. The PID file, which root trusts at `down`, is written before that, into root's directory.
+    local PREFIX=$RUNTIME/lighttpd ADDR=$LIGHTTPD_ADDR PID_FILE=$RUNTIME/lighttpd.pid
+    web_secret
+    mkdir -p -m 0755 "$PREFIX/www" "$PREFIX/uploads"
     chown "$RUN_USER" "$PREFIX" "$PREFIX/uploads"
-    fill "$ROOT/deploy/lighttpd/solstice-local.conf.template" "$PREFIX/lighttpd.conf"
+    fill "$ROOT/deploy/lighttpd/solstice-local.conf.template" "$RUNTIME/lighttpd.conf"
     log "starting lighttpd (mod_fastcgi) on http://$LIGHTTPD_ADDR"
-    lighttpd -f "$PREFIX/lighttpd.conf"
+    lighttpd -f "$RUNTIME/lighttpd.conf"
 }
 
-lighttpd_stop() {
-    local pid
-    pid=$(cat "$STATE/lighttpd/lighttpd.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    # lighttpd's spawned children exit when their socket closes; end any that linger.
-    pkill -f "^$BIN\$" 2>/dev/null || true
+# lighttpd's spawned responders exit when their socket closes; stop_tree ends any that linger, by PID.
+lighttpd_stop() { stop_pidfile "$RUNTIME/lighttpd.pid" lighttpd; }
+
+# -- The stack: one row a service, in start order. `up` starts those this profile wants; `down` stops every row,
+# last first, whether or not this profile started it (bench starts the stand-in by hand).
+SERVICES=(
+    # name    start           stop
+    "runtime  runtime_start   runtime_stop"
+    "epmd     epmd_note       epmd_stop"
+    "broker   broker_start    broker_stop"
+    "standin  standin_start   standin_stop"
+    "s3       s3_start        s3_stop"
+    "logs     logs_start      logs_stop"
+    "fcgi     fcgi_start      fcgi_stop"
+    "nginx    nginx_start     nginx_stop"
+    "results  results_start   results_stop"
+    "apache   apache_start    apache_stop"
+    "lighttpd lighttpd_start  lighttpd_stop"
+)
+
+wanted() { # service: whether `up` starts it in this profile
+    case "$1" in
+    standin) [ -n "$STANDIN_ADDR" ] ;;
+    apache | lighttpd) [[ " $WEB_SERVERS " == *" $1 "* ]] ;;
+    *) true ;;
+    esac
 }
 
-write_env() {
-    cat >"$STATE/stack.env" <<EOT
-export STACK_PROFILE=$PROFILE
-export STACK_STATE=$STATE
-export STACK_HTTP_URL=http://$HTTP_ADDR
-export STACK_WEBHOOK_PATH=$WEBHOOK_PATH
-export STACK_SECRET='$SECRET'
-export STACK_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
-export STACK_AMQP_PORT=$AMQP_PORT
-export STACK_FCGI_BIN=$BIN
-export STACK_WEB_SERVERS='$WEB_SERVERS'
-export STACK_URL_NGINX=http://$HTTP_ADDR
-export STACK_URL_APACHE=http://${APACHE_ADDR:-}
-export STACK_URL_APACHE_CGI=http://${APACHE_CGI_ADDR:-}
-export STACK_URL_LIGHTTPD=http://${LIGHTTPD_ADDR:-}
-export STACK_STANDIN_URL=${STANDIN_ADDR:+http://$STANDIN_ADDR}
-export STACK_APP_ID=$APP_ID
-export STACK_S3_URL=http://$S3_ADDR
-export STACK_S3_BUCKET=$S3_BUCKET
-export STACK_S3_ENV=$STATE/s3.env
-export STACK_LOGS_URL=http://$LOGS_ADDR
-export STACK_LOGS_DIR=$STATE/logs
-export STACK_RESULTS_BIN=$RESULTS_BIN
-EOT
+up() {
+    local name start stop
+    for row in "${SERVICES[@]}"; do
+        read -r name start stop <<<"$row"
+        if wanted "$name"; then "$start"; fi
+    done
+    write_env
 }
 
+down() {
+    local i name start stop
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+        read -r name start stop <<<"${SERVICES[i]}"
+        "$stop"
+    done
+}
+
+write_env() { # what the tests, demo.py and bench read; `. $STATE/stack.env`
+    local vars=(
+        STACK_PROFILE="$PROFILE"
+        STACK_STATE="$STATE"
+        STACK_RUN_DIR="$RUNTIME"
+        STACK_HTTP_URL="http://$HTTP_ADDR"
+        STACK_WEBHOOK_PATH="$WEBHOOK_PATH"
+        STACK_SECRET="$SECRET"
+        STACK_AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"
+        STACK_AMQP_PORT="$AMQP_PORT"
+        STACK_FCGI_BIN="$BIN"
+        STACK_FCGI_SOCKET="$SOCKET"
+        STACK_SPOOL_DIRS="$STATE/spool:$RUNTIME/spool-web"
+        STACK_NGINX_CONF="$RUNTIME/nginx/nginx.conf"
+        STACK_WEB_SERVERS="$WEB_SERVERS"
+        STACK_URL_NGINX="http://$HTTP_ADDR"
+        STACK_URL_APACHE="http://${APACHE_ADDR:-}"
+        STACK_URL_APACHE_CGI="http://${APACHE_CGI_ADDR:-}"
+        STACK_URL_LIGHTTPD="http://${LIGHTTPD_ADDR:-}"
+        STACK_STANDIN_URL="${STANDIN_ADDR:+http://$STANDIN_ADDR}"
+        STACK_APP_ID="$APP_ID"
+        STACK_S3_URL="http://$S3_ADDR"
+        STACK_S3_BUCKET="$S3_BUCKET"
+        STACK_S3_ENV="$STATE/s3.env"
+        STACK_LOGS_URL="http://$LOGS_ADDR"
+        STACK_LOGS_DIR="$STATE/logs"
+        STACK_RESULTS_BIN="$RESULTS_BIN"
+    )
+    local var
+    for var in "${vars[@]}"; do
+        printf 'export %s=%q\n' "${var%%=*}" "${var#*=}"
+    done >"$STATE/stack.env"
+}
+
+runtime_check
 case "$CMD" in
 deps) deps ;;
-up)
-    mkdir -p "$STATE"
-    broker_start
-    [ -n "$STANDIN_ADDR" ] && standin_start
-    s3_start
-    logs_start
-    fcgi_start
-    nginx_start
-    results_start
-    if [[ " $WEB_SERVERS " == *" apache "* || " $WEB_SERVERS " == *" lighttpd "* ]]; then secret_file; fi
-    [[ " $WEB_SERVERS " == *" apache "* ]] && apache_start
-    [[ " $WEB_SERVERS " == *" lighttpd "* ]] && lighttpd_start
-    write_env
-    ;;
-down)
-    lighttpd_stop
-    apache_stop
-    stop_pidfile "$STATE/results.pid"
-    nginx_stop
-    fcgi_stop
-    stop_pidfile "$STATE/logs.pid"
-    stop_pidfile "$STATE/s3.pid"
-    standin_stop
-    broker_stop
-    epmd_stop
-    ;;
+up) up ;;
+down) down ;;
 broker-stop) broker_stop ;;
-ctl) ctl -q "$@" ;;
 broker-start) broker_start ;;
+ctl) ctl -q "$@" ;;
 standin-start) standin_start ;;
 standin-stop) standin_stop ;;
 fcgi-restart)
@@ -456,12 +584,12 @@ fcgi-restart)
     fcgi_start
     ;;
 results-restart)
-    stop_pidfile "$STATE/results.pid"
+    results_stop
     results_start
     ;;
 results-env) results_env ;;
 *)
-    echo "usage: $0 deps|up|down|broker-stop|broker-start|fcgi-restart [run|test|bench]" >&2
+    echo "usage: $0 deps|up|down|broker-stop|broker-start|ctl|standin-start|standin-stop|fcgi-restart|results-restart|results-env [run|test|bench] [args]" >&2
     exit 2
     ;;
 esac

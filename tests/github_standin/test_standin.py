@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import sys
 import time
 import urllib.parse
 
@@ -13,8 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import StandIn, start_standin  # noqa: E402
+from github_standin.client import start_standin
 
 APP_ID = "4242"
 REPO, OTHER = "solstice/app", "elsewhere/lib"

@@ -1,26 +1,14 @@
-"""Integration fixtures: the stack that `make test` started (scripts/stack.sh up test) — a real nginx in front of
-solstice-fcgi and a real RabbitMQ. Reads its addresses from .solstice/test/stack.env via the environment."""
-import hashlib
-import hmac
-import json
-import os
+"""Integration fixtures: the stack that `make test` started (scripts/stack.sh up test) — a real nginx, Apache and
+lighttpd in front of solstice-fcgi and a real RabbitMQ. Its addresses come from .solstice/test/stack.env through the
+environment (tests/support/stack.py)."""
 import pathlib
-import subprocess
 import time
 
-import pika
 import pytest
 import requests
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-PAYLOADS = pathlib.Path(os.environ.get("GITHUB_PAYLOADS_DIR", ROOT.parent / "shared/reference/github-payloads"))
-
-
-def env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set: run the integration tests through `make test`", returncode=2)
-    return value
+from support import publishing, signing, stack as stack_env, topology
+from support.stack import env
 
 
 class Stack:
@@ -32,61 +20,35 @@ class Stack:
         self.amqp_url = env("STACK_AMQP_URL")
         self.state = pathlib.Path(env("STACK_STATE"))
         self.fcgi_bin = env("STACK_FCGI_BIN")
-        self.queue = "solstice.jobs.v1"
+        self.fcgi_socket = env("STACK_FCGI_SOCKET")
+        self.nginx_conf = env("STACK_NGINX_CONF")
+        self.queue = topology.JOBS_QUEUE
         self.session = requests.Session()
 
     def sign(self, body: bytes, secret: bytes = None) -> str:
-        return "sha256=" + hmac.new(secret or self.secret, body, hashlib.sha256).hexdigest()
+        return signing.sign(body, secret or self.secret)
 
     def post(self, body: bytes, event="push", delivery=None, content_type="application/json", signature=None,
              path=None, method="POST", headers=None, sign=True):
-        h = {}
-        if content_type is not None:
-            h["Content-Type"] = content_type
-        if event is not None:
-            h["X-GitHub-Event"] = event
-        if delivery is not None:
-            h["X-GitHub-Delivery"] = delivery
-        if sign:
-            h["X-Hub-Signature-256"] = signature or self.sign(body)
+        h = signing.webhook_headers(body, self.secret, event=event, delivery=delivery, content_type=content_type,
+                                    signature=signature, signed=sign)
         h.update(headers or {})
         if method != "POST":
             body = None  # lighttpd refuses a GET with a body (400) before the responder could say 405
         return self.session.request(method, self.url + (path or self.path), data=body, headers=h, timeout=20)
 
     def channel(self):
-        params = pika.URLParameters(self.amqp_url)
-        params.socket_timeout = 5
-        connection = pika.BlockingConnection(params)
-        return connection, connection.channel()
+        return publishing.connect(self.amqp_url, timeout=5)
 
     def purge(self):
-        connection, ch = self.channel()
-        try:
-            ch.queue_purge(self.queue)
-        finally:
-            connection.close()
+        publishing.purge(self.amqp_url, self.queue, timeout=5)
 
     def drain(self, expect=None, timeout=5.0):
         """All messages now on the jobs queue (acked), waiting up to `timeout` for `expect` of them."""
-        connection, ch = self.channel()
-        messages = []
-        deadline = time.time() + timeout
-        try:
-            while True:
-                method, props, body = ch.basic_get(self.queue, auto_ack=True)
-                if method is None:
-                    if expect is None or len(messages) >= expect or time.time() > deadline:
-                        break
-                    time.sleep(0.05)
-                    continue
-                messages.append((props, json.loads(body)))
-        finally:
-            connection.close()
-        return messages
+        return publishing.drain(self.amqp_url, self.queue, expect, wait=timeout, timeout=5)
 
     def spool_dirs(self):
-        return [self.state / "spool", self.state / "spool-web"]
+        return stack_env.spool_dirs()
 
     def wait_drained(self, timeout=30.0):
         """Waits until every responder's spool outbox is empty (their drainers run every second)."""
@@ -99,19 +61,13 @@ class Stack:
 
     def ctl(self, *args):
         """rabbitmqctl against the stack's node."""
-        subprocess.run([str(ROOT / "scripts/stack.sh"), "ctl", os.environ.get("STACK_PROFILE", "test"), *args],
-                       check=True, timeout=60, capture_output=True)
+        stack_env.script("ctl", *args, timeout=60, capture=True)
 
     def broker_pid(self):
         return int((self.state / "rabbitmq/rabbit.pid").read_text().strip())
 
     def stack(self, command):
-        subprocess.run([str(ROOT / "scripts/stack.sh"), command, os.environ.get("STACK_PROFILE", "test")],
-                       check=True, timeout=180)
-
-
-def web_servers():
-    return os.environ.get("STACK_WEB_SERVERS", "nginx").split()
+        stack_env.script(command, timeout=180)
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +76,7 @@ def stack():
     return Stack("nginx")
 
 
-@pytest.fixture(scope="session", params=web_servers())
+@pytest.fixture(scope="session", params=stack_env.web_servers())
 def web(request):
     """The stack reached through each web server in turn: the same requests, the same answers."""
     return Stack(request.param)
@@ -138,7 +94,3 @@ def clean_web(web):
     web.purge()
     yield web
     web.purge()
-
-
-def payload(name) -> bytes:
-    return (PAYLOADS / name).read_bytes()

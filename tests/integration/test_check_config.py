@@ -17,7 +17,7 @@ def check(stack, tmp_path, *args, **env):
 
 
 def test_all_checks_pass(stack, tmp_path):
-    rc, lines = check(stack, tmp_path, "--web-config", str(stack.state / "nginx/nginx.conf"))
+    rc, lines = check(stack, tmp_path, "--web-config", stack.nginx_conf)
     assert rc == 0, lines
     assert set(lines) == {"configuration", "webhook secret", "broker", "spool", "github app", "web server"}
     assert all(line.startswith("✓") for line in lines.values())

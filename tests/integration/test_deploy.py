@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from support.stack import ROOT
+
 UNITS = sorted((ROOT / "deploy/systemd").glob("solstice-*"))
 
 

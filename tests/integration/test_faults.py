@@ -4,7 +4,6 @@ every loop is bounded in count and time."""
 import concurrent.futures
 import json
 import os
-import pathlib
 import signal
 import socket
 import subprocess
@@ -15,7 +14,8 @@ import uuid
 import pytest
 
 import fcgi_client
-from conftest import payload
+from support.payloads import payload
+from support.stack import free_port
 
 PUSH = payload("push.with-new-branch.json")
 
@@ -143,12 +143,6 @@ def tiny_disk(tmp_path):
         pytest.fail(f"cannot mount a tmpfs for the full-disk test: {result.stderr.decode()}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_full_spool_disk_with_broker_down(stack, tiny_disk):

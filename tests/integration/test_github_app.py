@@ -2,23 +2,19 @@
 against the strict GitHub stand-in (tests/github_standin), which checks the App JWT, installation tokens and every
 Checks body as GitHub does."""
 import concurrent.futures
-import hashlib
 import json
 import os
-import sys
 import time
 import uuid
 
 import pytest
 
-from conftest import ROOT, payload
-
-sys.path.insert(0, str(ROOT / "tests/github_standin"))
-from client import StandIn  # noqa: E402
+from support import stack as stack_env
+from support.payloads import new_sha, payload
+from support.topology import NAMESPACE
 
 REPO = "Codertocat/Hello-World"
 INSTALLATION = 1
-NAMESPACE = uuid.UUID("9c460c2b-5912-46d7-9b55-903df21ea32d")
 
 THREE_JOBS = """workflow name="CI" {
     job "lint" runs_on="ubuntu-24.04" {
@@ -38,7 +34,7 @@ def gh(clean):
     url = os.environ.get("STACK_STANDIN_URL")
     if not url:
         pytest.fail("the GitHub stand-in is not part of this stack")
-    g = StandIn(url)
+    g = stack_env.standin(url)
     # Not reset(): that would also revoke the tokens the responder holds. Every test uses its own commits.
     g.clear_requests()
     g.clear_faults()
@@ -52,10 +48,6 @@ def fresh_installation(gh):
     repo = f"org{installation}/repo"
     gh.set_installations({repo: installation})
     return repo, installation
-
-
-def new_sha(label=""):
-    return hashlib.sha1(f"{uuid.uuid4()}{label}".encode()).hexdigest()
 
 
 def push(sha, installation=True, repo=None, installation_id=None):

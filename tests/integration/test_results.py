@@ -1,43 +1,28 @@
 """SPEC §8: solstice-results against the real RabbitMQ, the strict GitHub stand-in, the log-service stand-in and a
 real S3 server (moto, checking Signature V4), all started by `scripts/stack.sh up test`. The stack's own daemon
 serves the default queue; tests that stop or misconfigure a daemon start their own on a queue of their own."""
+import functools
 import hashlib
 import json
 import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import boto3
-import pika
 import pytest
 
-from conftest import ROOT
+from support import publishing, stack as stack_env, topology
+from support.payloads import new_sha
 
-sys.path.insert(0, str(ROOT / "tests/github_standin"))
-from client import StandIn  # noqa: E402
-
-EXCHANGE = "solstice.jobs"
-ROUTING_KEY = "jobresult.v1"
-QUEUE = "solstice.results.v1"
-DLQ = "solstice.results.v1.dlq"
-DLX = "solstice.dlx"
+QUEUE = topology.RESULTS_QUEUE
+DLQ = topology.RESULTS_DLQ
 INSTALLATION = 1
 COMPLETED_AT = "2026-11-24T12:34:56Z"
 
-
-def env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.skip(f"{name} is not set: run through `make test`")
-    return value
-
-
-def new_sha():
-    return hashlib.sha1(uuid.uuid4().bytes).hexdigest()
+job_result = functools.partial(publishing.job_result, completed_at=COMPLETED_AT)
 
 
 def new_repo(gh, installed=True):
@@ -47,88 +32,39 @@ def new_repo(gh, installed=True):
     return repo
 
 
-def job_result(rid, sha, repo, success=True, exit_code=0, summary=None, **extra):
-    owner, name = repo.split("/")
-    body = {"schema_version": "jobresult.v1", "request_id": rid, "repo_url": f"https://github.com/{repo}.git",
-            "repo_owner": owner, "repo_name": name, "commit_sha": sha, "success": success,
-            "exit_code": exit_code, "summary": summary, "completed_at": COMPLETED_AT}
-    body.update(extra)
-    return body
-
-
 class Results:
     def __init__(self):
+        def env(name):
+            return stack_env.env(name, skip=True)
+
         self.amqp_url = env("STACK_AMQP_URL")
         self.state = pathlib.Path(env("STACK_STATE"))
         self.logs_dir = pathlib.Path(env("STACK_LOGS_DIR"))
+        self.logs_url = env("STACK_LOGS_URL")
         self.s3_url = env("STACK_S3_URL")
         self.bucket = env("STACK_S3_BUCKET")
         self.bin = env("STACK_RESULTS_BIN")
-        self.gh = StandIn(env("STACK_STANDIN_URL"))
-        self.keys = dict(line.replace("export ", "").split("=", 1)
-                         for line in pathlib.Path(env("STACK_S3_ENV")).read_text().splitlines() if "=" in line)
+        self.gh = stack_env.standin(env("STACK_STANDIN_URL"))
+        self.keys = stack_env.s3_keys(env("STACK_S3_ENV"))
 
     # -- broker
-    def connect(self):
-        params = pika.URLParameters(self.amqp_url)
-        params.socket_timeout = 10
-        connection = pika.BlockingConnection(params)
-        return connection, connection.channel()
-
-    def publish(self, *bodies, routing_key=ROUTING_KEY):
-        connection, ch = self.connect()
-        try:
-            ch.confirm_delivery()
-            for body in bodies:
-                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-                rid = body.get("request_id", "x") if isinstance(body, dict) else "raw"
-                ch.basic_publish(EXCHANGE, routing_key, raw, pika.BasicProperties(
-                    content_type="application/json", delivery_mode=2, message_id=rid, type="jobresult.v1"),
-                    mandatory=True)
-        finally:
-            connection.close()
+    def publish(self, *bodies, routing_key=topology.RESULTS_ROUTING_KEY):
+        publishing.publish_results(self.amqp_url, bodies, routing_key)
 
     def declare(self, queue, dlq, routing_key):
         """The results topology for a queue of a test's own, with the daemon's exact arguments."""
-        connection, ch = self.connect()
-        try:
-            ch.exchange_declare(EXCHANGE, "direct", durable=True)
-            ch.exchange_declare(DLX, "direct", durable=True)
-            ch.queue_declare(queue, durable=True, arguments={
-                "x-dead-letter-exchange": DLX, "x-dead-letter-routing-key": routing_key})
-            ch.queue_bind(queue, EXCHANGE, routing_key)
-            ch.queue_declare(dlq, durable=True)
-            ch.queue_bind(dlq, DLX, routing_key)
-        finally:
-            connection.close()
+        with publishing.channel(self.amqp_url) as ch:
+            topology.declare_results(ch, queue, dlq, routing_key)
 
     def count(self, queue):
-        connection, ch = self.connect()
-        try:
-            return ch.queue_declare(queue, passive=True).method.message_count
-        finally:
-            connection.close()
+        return publishing.count(self.amqp_url, queue)
 
     def take(self, queue):
         """Every message now on `queue` (acked) as bodies."""
-        connection, ch = self.connect()
-        bodies = []
-        try:
-            while True:
-                method, _, body = ch.basic_get(queue, auto_ack=True)
-                if method is None:
-                    return bodies
-                bodies.append(body)
-        finally:
-            connection.close()
+        return publishing.take(self.amqp_url, queue)
 
     def purge(self, *queues):
-        connection, ch = self.connect()
-        try:
-            for q in queues:
-                ch.queue_purge(q)
-        finally:
-            connection.close()
+        publishing.purge(self.amqp_url, *queues)
 
     # -- GitHub stand-in
     def seed(self, repo, sha, rid, name="Solstice CI"):
@@ -170,10 +106,8 @@ class Results:
 
     # -- a daemon of the test's own
     def start_daemon(self, queue, routing_key, dlq, log_path, **extra):
-        lines = subprocess.run([str(ROOT / "scripts/stack.sh"), "results-env", os.environ.get("STACK_PROFILE", "test")],
-                               check=True, capture_output=True, text=True, timeout=30).stdout.split("\n")
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "GITHUB_"))}
-        environment.update(dict(line.split("=", 1) for line in lines if "=" in line))
+        environment.update(stack_env.results_env())
         environment.update(self.keys)
         environment.update({"AMQP_RESULTS_QUEUE": queue, "AMQP_RESULTS_ROUTING_KEY": routing_key,
                             "AMQP_RESULTS_DLQ": dlq})
@@ -315,7 +249,7 @@ def test_log_that_cannot_be_fetched_still_completes_the_run(rs):
     for rid, status in ((missing, 404), (broken, 500)):
         summary = done[rid]["output"]["summary"]
         assert "The log is unavailable" in summary and str(status) in summary
-        assert done[rid]["details_url"] == f"{env('STACK_LOGS_URL')}/jobs/{rid}/logs"
+        assert done[rid]["details_url"] == f"{rs.logs_url}/jobs/{rid}/logs"
     assert done[broken]["conclusion"] == "failure"
 
 
@@ -364,7 +298,7 @@ def test_upload_signed_with_a_wrong_secret_is_refused_and_reported(rs, tmp_path)
         assert proc.wait(timeout=15) == 0
     summary = run["output"]["summary"]
     assert "could not be stored" in summary and "403" in summary and "SignatureDoesNotMatch" in summary
-    assert run["details_url"] == f"{env('STACK_LOGS_URL')}/jobs/{rid}/logs"
+    assert run["details_url"] == f"{rs.logs_url}/jobs/{rid}/logs"
     assert "secret-less log" in run["output"]["text"]
     with pytest.raises(Exception) as missing:
         rs.s3().head_object(Bucket=rs.bucket, Key=rs.key(repo, sha, rid))

@@ -2,7 +2,6 @@
 broker failure paths that need a broker we can stop, pause or make refuse (nack, return, no confirm)."""
 import json
 import os
-import pathlib
 import shutil
 import signal
 import socket
@@ -13,15 +12,11 @@ import uuid
 import pytest
 
 import fcgi_client
-from conftest import payload
+from support import topology
+from support.payloads import payload
+from support.stack import free_port
 
 PUSH = payload("push.with-new-branch.json")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def params(stack, body, delivery, **extra):
@@ -130,7 +125,7 @@ def test_log_line_per_request_has_the_fields(clean):
 
 def test_unroutable_message_is_spooled_and_drained_once_routable(clean):
     connection, ch = clean.channel()
-    ch.queue_unbind("solstice.jobs.v1", "solstice.jobs", "jobrequest.v1")
+    ch.queue_unbind(topology.JOBS_QUEUE, topology.JOBS_EXCHANGE, topology.JOBS_ROUTING_KEY)
     connection.close()
     d = str(uuid.uuid4())
     try:
@@ -141,7 +136,7 @@ def test_unroutable_message_is_spooled_and_drained_once_routable(clean):
         assert "unroutable" in (clean.state / "fcgi.log").read_text()
     finally:
         connection, ch = clean.channel()
-        ch.queue_bind("solstice.jobs.v1", "solstice.jobs", "jobrequest.v1")
+        ch.queue_bind(topology.JOBS_QUEUE, topology.JOBS_EXCHANGE, topology.JOBS_ROUTING_KEY)
         connection.close()
     assert clean.wait_drained()
     messages = clean.drain(expect=1)

@@ -11,9 +11,10 @@ import uuid
 import pika
 import pytest
 
-from conftest import payload
+from support.payloads import payload
+from support.topology import (DLX, JOBS_DLQ, JOBS_QUEUE, NAMESPACE, RESULTS_DLQ, RESULTS_QUEUE,
+                               RESULTS_ROUTING_KEY)
 
-NAMESPACE = uuid.UUID("9c460c2b-5912-46d7-9b55-903df21ea32d")
 PUSH = payload("push.with-new-branch.json")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 FIELDS = {"schema_version", "request_id", "group_id", "source", "repo_url", "repo_owner", "repo_name", "commit_sha",
@@ -81,19 +82,19 @@ def test_topology_has_dead_lettering(stack):
     connection, ch = stack.channel()
     try:
         # Re-declaring with the same arguments is a no-op (idempotent) ...
-        ch.queue_declare("solstice.jobs.v1", durable=True, arguments={"x-dead-letter-exchange": "solstice.dlx"})
-        ch.queue_declare("solstice.jobs.v1.dlq", passive=True)
-        ch.exchange_declare("solstice.dlx", exchange_type="direct", durable=True, passive=True)
-        ch.queue_declare("solstice.results.v1", durable=True, arguments={
-            "x-dead-letter-exchange": "solstice.dlx", "x-dead-letter-routing-key": "jobresult.v1"})
-        ch.queue_declare("solstice.results.v1.dlq", passive=True)
+        ch.queue_declare(JOBS_QUEUE, durable=True, arguments={"x-dead-letter-exchange": DLX})
+        ch.queue_declare(JOBS_DLQ, passive=True)
+        ch.exchange_declare(DLX, exchange_type="direct", durable=True, passive=True)
+        ch.queue_declare(RESULTS_QUEUE, durable=True, arguments={
+            "x-dead-letter-exchange": DLX, "x-dead-letter-routing-key": RESULTS_ROUTING_KEY})
+        ch.queue_declare(RESULTS_DLQ, passive=True)
     finally:
         connection.close()
     connection, ch = stack.channel()
     try:
         # ... and without the DLX argument it is refused, which proves the argument is there.
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-            ch.queue_declare("solstice.jobs.v1", durable=True)
+            ch.queue_declare(JOBS_QUEUE, durable=True)
         assert refused.value.reply_code == 406
     finally:
         connection.close()
@@ -103,15 +104,15 @@ def test_rejected_job_dead_letters_to_the_dlq(clean):
     assert clean.post(PUSH, delivery=delivery()).status_code == 202
     connection, ch = clean.channel()
     try:
-        ch.queue_purge("solstice.jobs.v1.dlq")
+        ch.queue_purge(JOBS_DLQ)
         for _ in range(100):
-            method, _, body = ch.basic_get("solstice.jobs.v1")
+            method, _, body = ch.basic_get(JOBS_QUEUE)
             if method:
                 break
             connection.sleep(0.05)
         ch.basic_reject(method.delivery_tag, requeue=False)
         for _ in range(100):
-            method, props, dead = ch.basic_get("solstice.jobs.v1.dlq", auto_ack=True)
+            method, props, dead = ch.basic_get(JOBS_DLQ, auto_ack=True)
             if method:
                 break
             connection.sleep(0.05)
@@ -246,7 +247,7 @@ def test_fifty_concurrent_requests_give_fifty_messages(clean_web):
 
 
 def test_garbage_on_the_fastcgi_socket_does_not_take_the_process_down(clean):
-    sock_path = str(clean.state / "fcgi.sock")
+    sock_path = clean.fcgi_socket
     for junk in [b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", b"\x01\x01\x00\x01\xff\xff\x00\x00" + b"A" * 100,
                  os.urandom(4096)]:
         s = socket.socket(socket.AF_UNIX)
