@@ -36,6 +36,7 @@ test: build
 
 lint:
 	swift format lint --strict -r Sources Tests Package.swift
+	python3 scripts/check-imports.py
 
 format:
 	swift format format -i -r Sources Tests Package.swift
@@ -54,3 +55,5 @@ fuzz:
 
 clean:
 	rm -rf .build .solstice
+	@# the stack's runtime directories (sockets, web-server files), one per profile of this checkout
+	for p in run test bench; do rm -rf /tmp/solstice-$$p-$$(pwd -P | sha256sum | cut -c1-12); done
