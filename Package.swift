@@ -61,6 +61,7 @@ let package = Package(
             name: "WebhookTests",
             dependencies: ["Webhook", "Jobs", "AMQP", "Events", "Delivery", "GitHub", "Base", "TestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "Events", "HTTP", "Crypto", "Base"]),
+        .testTarget(
+            name: "ResultsTests", dependencies: ["Results", "Events", "HTTP", "Crypto", "Base", "TestSupport"]),
     ]
 )
