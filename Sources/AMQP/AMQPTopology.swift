@@ -1,4 +1,3 @@
-
 /// The exchanges, queues and bindings of SPEC §6, declared the same way on every connect so that a second
 /// declaration is a no-op and a mismatch (406 PRECONDITION_FAILED) is reported at once.
 enum AMQPTopology {

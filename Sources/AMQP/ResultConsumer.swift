@@ -1,7 +1,6 @@
 import Base
 import Synchronization
 
-
 /// What becomes of a consumed message.
 public enum ConsumeDisposition: Sendable, Equatable {
     /// Done: ack.

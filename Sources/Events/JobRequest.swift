@@ -3,7 +3,7 @@ import FoundationEssentials
 
 /// The message one job becomes on `AMQP_QUEUE` (schema `jobrequest.v1`, SPEC §4). Every field is always present
 /// on the wire, `null` where it has no value.
-public struct JobRequest: Sendable, Equatable, Codable {
+public struct JobRequest: Sendable, Equatable, Decodable {
     /// The schema of this message.
     public static let schema = "jobrequest.v1"
 
@@ -59,26 +59,9 @@ public struct JobRequest: Sendable, Equatable, Codable {
         case scriptPath = "script_path", submittedAt = "submitted_at"
     }
 
-    /// Encodes every key, writing `null` for absent values (the synthesized encoder would drop them).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(schemaVersion, forKey: .schemaVersion)
-        try c.encode(requestID, forKey: .requestID)
-        try c.encode(groupID, forKey: .groupID)
-        try c.encode(source, forKey: .source)
-        try c.encode(repoURL, forKey: .repoURL)
-        try c.encode(repoOwner, forKey: .repoOwner)
-        try c.encode(repoName, forKey: .repoName)
-        try c.encode(commitSHA, forKey: .commitSHA)
-        try c.encode(workflowPath, forKey: .workflowPath)
-        try c.encode(workflowJobID, forKey: .workflowJobID)
-        try c.encode(runsOn, forKey: .runsOn)
-        try c.encode(scriptPath, forKey: .scriptPath)
-        try c.encode(submittedAt, forKey: .submittedAt)
-    }
-
     /// The JSON body published to the broker: every key in SPEC §4's order, `null` where empty. Written directly
-    /// (JSONEncoder cost 4% of a webhook's CPU for this flat object); `Codable` above is the reading side.
+    /// (JSONEncoder cost 4% of a webhook's CPU for this flat object); `Decodable` is the reading side (tests,
+    /// consumers written in Swift).
     public func jsonBytes() -> [UInt8] {
         JSONField.object([
             ("schema_version", .string(schemaVersion)), ("request_id", .string(requestID)),

@@ -1,4 +1,3 @@
-
 /// The slices of GitHub's webhook payloads that SPEC §4 reads; everything else in the JSON is skipped.
 /// Fields are optional here so that a missing one is reported by its dotted name (`repository.clone_url`) by
 /// `EventMapper`, not as a decoder error.

@@ -3,7 +3,6 @@ import Base
 import Events
 import GitHub
 
-
 /// How one attempt at a result ended, short of success.
 public struct ResultFailure: Error, CustomStringConvertible, Sendable {
     /// What failed.

@@ -1,4 +1,3 @@
-
 /// Where a job's log goes in S3-compatible storage and where people read it (SPEC §8): path-style
 /// `{S3_ENDPOINT}/{S3_BUCKET}/logs/{owner}/{repo}/{sha}/{request_id}.log`, read at
 /// `{S3_PUBLIC_BASE_URL or S3_ENDPOINT/S3_BUCKET}/logs/...`.

@@ -1,4 +1,3 @@
-
 /// One job of a `.solstice/workflow.kdl` (SPEC §5): what to run and where.
 public struct WorkflowJob: Sendable, Equatable {
     /// Unique within the workflow; letters, digits, `_`, `.` and `-`.

@@ -30,7 +30,6 @@ import Workflow
 //
 // Check Runs are written by the worker that answered, after its answer is out (WebhookResponder.afterAnswer).
 
-let version = "solstice-fcgi 0.1.0"
 let usage = """
     usage: solstice-fcgi [command] [--listen ADDR] [--workers N] [--webhook-path PATH]
 
@@ -56,10 +55,7 @@ let usage = """
     \(ConfigVariable.helpText(WebhookConfiguration.variables))
     """
 
-func fail(_ message: String, code: Int32 = 2) -> Never {
-    try? Posix.writeAll(2, Array("solstice-fcgi: \(message)\n".utf8))
-    exit(code)
-}
+let tool = CommandLineTool(name: "solstice-fcgi", version: "0.1.0", usage: usage)
 
 // MARK: - Command line
 
@@ -71,19 +67,14 @@ var workflowFile = "-"
 var args = CommandLine.arguments.dropFirst()
 let flagVariables = WebhookConfiguration.flags
 while let arg = args.popFirst() {
+    tool.answerHelpOrVersion(arg)
     switch arg {
-    case "--help", "-h":
-        print(usage)
-        exit(0)
-    case "--version":
-        print(version)
-        exit(0)
     case _ where flagVariables[arg] != nil:
-        guard let value = args.popFirst() else { fail("\(arg) needs a value") }
+        guard let value = args.popFirst() else { tool.fail("\(arg) needs a value") }
         overrides[flagVariables[arg]!] = value
     case _ where arg.hasPrefix("--") && arg.contains("="):
         let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
-        guard let variable = flagVariables[parts[0]] else { fail("unknown flag \(parts[0]); see --help") }
+        guard let variable = flagVariables[parts[0]] else { tool.fail("unknown flag \(parts[0]); see --help") }
         overrides[variable] = parts[1]
     case "serve", "check-config", "drain-spool":
         command = arg
@@ -93,10 +84,10 @@ while let arg = args.popFirst() {
     case "--dev":
         allowDevMode = true
     case "--web-config":
-        guard let value = args.popFirst() else { fail("--web-config needs a file") }
+        guard let value = args.popFirst() else { tool.fail("--web-config needs a file") }
         webConfigPath = value
     default:
-        fail("unknown argument \(arg); see --help")
+        tool.fail("unknown argument \(arg); see --help")
     }
 }
 
@@ -108,7 +99,7 @@ if command == "workflow" {
     } else {
         bytes = (try? FileDescriptor(path: workflowFile, flags: O_RDONLY))?.readAll()
     }
-    guard let bytes else { fail("cannot read \(workflowFile)", code: 1) }
+    guard let bytes else { tool.fail("cannot read \(workflowFile)", code: 1) }
     let output = WorkflowCommand.run(fileName: workflowFile == "-" ? "<stdin>" : workflowFile, bytes: bytes)
     if !output.stdout.isEmpty { print(output.stdout, terminator: output.stdout.hasSuffix("\n") ? "" : "\n") }
     if !output.stderr.isEmpty {
@@ -123,7 +114,7 @@ let configuration: WebhookConfiguration
 do {
     configuration = try WebhookConfiguration.load(Environment(environment, overrides: overrides))
 } catch {
-    fail(error.description)
+    tool.fail(error.description)
 }
 let logger = configuration.log.logger
 let github = configuration.github.app.map {
@@ -164,14 +155,14 @@ let publisher: JobPublisher
 do {
     publisher = try JobPublisher(settings: configuration.amqp, logger: logger)
 } catch {
-    fail("invalid configuration: AMQP_URL: \(error.message)")
+    tool.fail("invalid configuration: AMQP_URL: \(error.message)")
 }
 for warning in configuration.github.warnings { logger.log(.warning, warning) }
 let spool: SpoolDirectory
 do {
     spool = try SpoolDirectory(path: configuration.spoolDir)
 } catch {
-    fail("invalid configuration: SPOOL_DIR: \(error.message)")
+    tool.fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
 let outbox = JobOutbox(spool: spool)
 let drainer = OutboxDrainer(
@@ -209,7 +200,7 @@ do {
         listener = try FastCGIListener.inherited()
     }
 } catch {
-    fail(error.description, code: 1)
+    tool.fail(error.description, code: 1)
 }
 
 Shutdown.install { logger.log(.info, $0) }

@@ -22,7 +22,6 @@ import Results
 // | signal (TerminationSignal)    | nothing                                | the StopSignal (atomic)                  |
 // | main                          | nothing                                | waits for the consumers to finish        |
 
-let version = "solstice-results 0.1.0"
 let usage = """
     usage: solstice-results [--help] [--version]
 
@@ -38,30 +37,18 @@ let usage = """
     \(ConfigVariable.helpText(ResultsConfiguration.variables))
     """
 
-func fail(_ message: String) -> Never {
-    try? Posix.writeAll(2, Array("solstice-results: \(message)\n".utf8))
-    exit(2)
-}
-
+let tool = CommandLineTool(name: "solstice-results", version: "0.1.0", usage: usage)
 for argument in CommandLine.arguments.dropFirst() {
-    switch argument {
-    case "--help", "-h":
-        print(usage)
-        exit(0)
-    case "--version":
-        print(version)
-        exit(0)
-    default:
-        fail("unknown argument \(argument); see --help")
-    }
+    tool.answerHelpOrVersion(argument)
+    tool.fail("unknown argument \(argument); see --help")
 }
 
 let configuration: ResultsConfiguration
 do { configuration = try ResultsConfiguration.load(Environment(ProcessEnvironment.current())) } catch {
-    fail(error.description)
+    tool.fail(error.description)
 }
 guard let credentials = configuration.github.app else {
-    fail(
+    tool.fail(
         "invalid configuration: GITHUB_APP_ID: missing (with GITHUB_APP_KEY_PATH or GITHUB_APP_KEY); "
             + "solstice-results needs the GitHub App to complete Check Runs")
 }
@@ -80,7 +67,7 @@ let logs = configuration.github.logsBaseURL.map {
 let handler = ResultHandler(client: client, checkName: configuration.github.checkName, logs: logs, logger: logger)
 let consumer: ResultConsumer
 do { consumer = try ResultConsumer(settings: configuration.amqp, logger: logger) } catch {
-    fail("invalid configuration: AMQP_URL: \(error.message)")
+    tool.fail("invalid configuration: AMQP_URL: \(error.message)")
 }
 
 // SIGTERM/SIGINT: the loops finish the result in hand, then return.

@@ -1,6 +1,6 @@
 import Base
-import Testing
 import TestSupport
+import Testing
 
 @testable import Results
 
