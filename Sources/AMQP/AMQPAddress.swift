@@ -59,17 +59,7 @@ public struct AMQPAddress: Sendable, Equatable {
     }
 
     private static func percentDecode(_ s: Substring) -> String? {
-        var out = [UInt8]()
-        var bytes = s.utf8.makeIterator()
-        while let b = bytes.next() {
-            if b == UInt8(ascii: "%") {
-                guard let h = bytes.next(), let l = bytes.next(), let v = Hex.decode([h, l]) else { return nil }
-                out.append(v[0])
-            } else {
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        PercentEncoding.decode(s.utf8).map { String(decoding: $0, as: UTF8.self) }
     }
 }
 

@@ -1,3 +1,5 @@
+import Base
+
 /// Where a job's log goes in S3-compatible storage and where people read it (SPEC §8): path-style
 /// `{S3_ENDPOINT}/{S3_BUCKET}/logs/{owner}/{repo}/{sha}/{request_id}.log`, read at
 /// `{S3_PUBLIC_BASE_URL or S3_ENDPOINT/S3_BUCKET}/logs/...`.
@@ -21,21 +23,5 @@ public struct S3Location: Sendable, Equatable {
     }
 
     /// Percent-encodes everything but RFC 3986's unreserved characters.
-    static func encode(_ segment: String) -> String {
-        var out = ""
-        for byte in segment.utf8 {
-            let unreserved =
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
-            if unreserved {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out += "%"
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 0xF)])
-            }
-        }
-        return out
-    }
+    static func encode(_ segment: String) -> String { PercentEncoding.encodeAllButUnreserved(segment) }
 }

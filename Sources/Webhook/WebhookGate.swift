@@ -117,28 +117,8 @@ enum FormBody {
         let key = Array(name.utf8) + [UInt8(ascii: "=")]
         for field in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true)
         where field.starts(with: key) {
-            return percentDecode(field.dropFirst(key.count))
+            return PercentEncoding.decode(field.dropFirst(key.count), plusIsSpace: true)
         }
         return nil
-    }
-
-    private static func percentDecode(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            let b = bytes[i]
-            if b == UInt8(ascii: "+") {
-                out.append(UInt8(ascii: " "))
-            } else if b == UInt8(ascii: "%") {
-                guard i + 2 < bytes.endIndex, let v = Hex.decode(bytes[(i + 1)...(i + 2)]) else { return nil }
-                out.append(v[0])
-                i += 2
-            } else {
-                out.append(b)
-            }
-            i += 1
-        }
-        return out
     }
 }
