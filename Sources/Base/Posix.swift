@@ -43,20 +43,18 @@ public enum Posix {
         }
     }
 
-    /// Reads up to `count` bytes, fewer only at end of input; nil when a read fails.
+    /// Reads up to `count` bytes, fewer only at end of input; nil when a read fails. The buffer grows as bytes
+    /// arrive, so a large `count` announced by a peer costs nothing until the bytes come.
     public static func read(_ fd: Int32, upTo count: Int) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                retryingEINTR { Glibc.read(fd, raw.baseAddress! + filled, count - filled) }
-            }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while out.count < count {
+            let n = retryingEINTR { Glibc.read(fd, &chunk, min(chunk.count, count - out.count)) }
             if n < 0 { return nil }
             if n == 0 { break }
-            filled += n
+            out += chunk[0..<n]
         }
-        buffer.removeSubrange(filled...)
-        return buffer
+        return out
     }
 
     /// Reads and throws away up to `count` bytes (a body nobody wants must still be read off some connections).

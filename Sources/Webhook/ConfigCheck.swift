@@ -34,18 +34,19 @@ public struct ConfigCheck: Sendable {
     /// Checks for `configuration`.
     public init(configuration: WebhookConfiguration) { self.configuration = configuration }
 
-    /// The webhook secret: required unless dev mode is explicitly allowed.
+    /// The webhook secret: required unless dev mode is explicitly allowed (`--dev`, `SOLSTICE_DEV_MODE=1`).
     public func secret(allowDevMode: Bool) -> CheckResult {
         if !configuration.isDevMode {
             return CheckResult(
                 name: "webhook secret", ok: true, detail: "\(configuration.webhookSecrets.count) secret(s) loaded")
         }
+        do {
+            try configuration.requireSecret(allowDevMode: allowDevMode)
+        } catch {
+            return CheckResult(name: "webhook secret", ok: false, detail: error.message)
+        }
         return CheckResult(
-            name: "webhook secret", ok: allowDevMode,
-            detail: allowDevMode
-                ? "none: dev mode, unsigned webhooks are accepted (--dev)"
-                : "none set: anyone could queue builds. Set GITHUB_WEBHOOK_SECRET or GITHUB_WEBHOOK_SECRET_FILE "
-                    + "(or pass --dev for a local test setup)")
+            name: "webhook secret", ok: true, detail: "none: dev mode, unsigned webhooks are accepted")
     }
 
     /// Connects to the broker and declares the topology with the configured arguments.

@@ -10,8 +10,10 @@ import GitHub
 /// request. A command-line flag of the same meaning overrides the variable.
 public struct WebhookConfiguration: Sendable {
     /// HMAC secrets (`GITHUB_WEBHOOK_SECRET`, `WEBHOOK_SECRET`, or one per line of `GITHUB_WEBHOOK_SECRET_FILE`).
-    /// Empty: dev mode, every request is accepted.
+    /// Empty: dev mode, every request is accepted (`load` allows that only with `SOLSTICE_DEV_MODE=1`).
     public var webhookSecrets: [String] = []
+    /// `SOLSTICE_DEV_MODE=1`: the operator asked to run without a webhook secret.
+    public var devModeRequested = false
     /// The only path answered (`WEBHOOK_PATH`) [/webhooks/github].
     public var webhookPath = "/webhooks/github"
     /// `host:port` or a unix socket path (`FCGI_LISTEN`); nil: the socket inherited on fd 0, or CGI.
@@ -57,6 +59,7 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("GITHUB_WEBHOOK_SECRET", nil, "HMAC secret of the webhooks; none: dev mode"),
             ConfigVariable("WEBHOOK_SECRET", nil, "fallback name of GITHUB_WEBHOOK_SECRET"),
             ConfigVariable("GITHUB_WEBHOOK_SECRET_FILE", nil, "file with one secret per line; any verifies (rotation)"),
+            ConfigVariable("SOLSTICE_DEV_MODE", nil, "1: run without a webhook secret (never with App credentials)"),
             ConfigVariable("WEBHOOK_PATH", "/webhooks/github", "the only path answered (--webhook-path)"),
             ConfigVariable("FCGI_LISTEN", "fd 0, or one CGI request", "host:port or a unix socket path (--listen)"),
             ConfigVariable("FCGI_WORKERS", "2 × CPUs", "requests served at once by one process (--workers)"),
@@ -71,15 +74,11 @@ public struct WebhookConfiguration: Sendable {
     /// Reads SPEC §2 from `env` (flags already applied).
     public static func load(_ env: Environment) throws(ConfigurationError) -> WebhookConfiguration {
         var config = WebhookConfiguration()
-        if let path = env.value("GITHUB_WEBHOOK_SECRET_FILE") {
-            let text = try env.file(path, for: "GITHUB_WEBHOOK_SECRET_FILE")
-            config.webhookSecrets = text.split(whereSeparator: \.isNewline)
-                .map { $0.trimmed() }.filter { !$0.isEmpty }
-            if config.webhookSecrets.isEmpty {
-                throw ConfigurationError(variable: "GITHUB_WEBHOOK_SECRET_FILE", message: "\(path) holds no secret")
-            }
-        } else if let secret = env.raw("GITHUB_WEBHOOK_SECRET") ?? env.raw("WEBHOOK_SECRET"), !secret.isEmpty {
-            config.webhookSecrets = [secret]
+        config.webhookSecrets = try loadSecrets(env)
+        switch env.raw("SOLSTICE_DEV_MODE").map({ $0.trimmed() }) {
+        case nil, "", "0": config.devModeRequested = false
+        case "1": config.devModeRequested = true
+        default: throw ConfigurationError(variable: "SOLSTICE_DEV_MODE", message: "expected 1 (or unset)")
         }
         if let path = env.value("WEBHOOK_PATH") {
             guard path.hasPrefix("/"), !path.contains("?") else {
@@ -112,6 +111,41 @@ public struct WebhookConfiguration: Sendable {
         if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }
         config.github = try GitHubSettings.load(env)
         config.log = try LogSettings.load(env)
+        if config.devModeRequested && config.github.app != nil {
+            throw ConfigurationError(
+                variable: "SOLSTICE_DEV_MODE",
+                message: "refused with App credentials set: an unsigned request could make the App act on GitHub")
+        }
         return config
+    }
+
+    /// The webhook secrets (SPEC §2). A secret variable that is set but blank stops the start, naming it: it never
+    /// falls back to another variable, nor to running without a secret.
+    private static func loadSecrets(_ env: Environment) throws(ConfigurationError) -> [String] {
+        for name in ["GITHUB_WEBHOOK_SECRET_FILE", "GITHUB_WEBHOOK_SECRET", "WEBHOOK_SECRET"] {
+            if let raw = env.raw(name), raw.trimmed().isEmpty {
+                throw ConfigurationError(variable: name, message: "set but empty: give the secret, or unset it")
+            }
+        }
+        if let path = env.value("GITHUB_WEBHOOK_SECRET_FILE") {
+            let text = try env.file(path, for: "GITHUB_WEBHOOK_SECRET_FILE")
+            let secrets = text.split(whereSeparator: \.isNewline).map { $0.trimmed() }.filter { !$0.isEmpty }
+            if secrets.isEmpty {
+                throw ConfigurationError(variable: "GITHUB_WEBHOOK_SECRET_FILE", message: "\(path) holds no secret")
+            }
+            return secrets
+        }
+        if let secret = env.raw("GITHUB_WEBHOOK_SECRET") ?? env.raw("WEBHOOK_SECRET") { return [secret] }
+        return []
+    }
+
+    /// Serving needs a secret unless `SOLSTICE_DEV_MODE=1` (or `allowDevMode`, check-config's `--dev`) asked to
+    /// run without one.
+    public func requireSecret(allowDevMode: Bool = false) throws(ConfigurationError) {
+        guard isDevMode, !devModeRequested, !allowDevMode else { return }
+        throw ConfigurationError(
+            variable: "GITHUB_WEBHOOK_SECRET",
+            message: "none set (nor GITHUB_WEBHOOK_SECRET_FILE): anyone could queue builds; set one, or "
+                + "SOLSTICE_DEV_MODE=1 for a local test setup")
     }
 }

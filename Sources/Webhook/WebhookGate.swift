@@ -59,6 +59,12 @@ public struct WebhookGate: Sendable {
                 status: 405, message: "method \(request.method) not allowed: GitHub webhooks are POST",
                 headers: [.init(name: "Allow", value: "POST")])
         }
+        if let raw = request.invalidContentLength {
+            return Rejection(
+                status: 400,
+                message:
+                    "CONTENT_LENGTH \(JSONText.quote(String(raw.prefix(40)))) is not a non-negative decimal integer")
+        }
         if let length = request.contentLength, length > maxBodyBytes {
             return tooLarge(length)
         }

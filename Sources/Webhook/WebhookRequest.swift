@@ -6,8 +6,11 @@ public struct WebhookRequest: Sendable {
     public var path: String
     /// `CONTENT_TYPE`, if sent.
     public var contentType: String?
-    /// `CONTENT_LENGTH`, if sent and numeric.
+    /// `CONTENT_LENGTH`, if sent as a non-negative decimal integer.
     public var contentLength: Int?
+    /// `CONTENT_LENGTH` as sent when it is not a non-negative decimal integer (`-1`, `1e3`, `+5`, 40 digits): the
+    /// request is refused before its body is read (SPEC §3).
+    public var invalidContentLength: String?
     /// `X-Hub-Signature-256`.
     public var signature: String?
     /// `X-GitHub-Event`.
@@ -54,10 +57,17 @@ public struct WebhookRequest: Sendable {
         }
         self.init(
             method: param("REQUEST_METHOD") ?? "GET", path: path, contentType: nonEmpty("CONTENT_TYPE"),
-            contentLength: nonEmpty("CONTENT_LENGTH").flatMap { Int($0) },
+            contentLength: nonEmpty("CONTENT_LENGTH").flatMap(Self.decimalLength),
             signature: nonEmpty("HTTP_X_HUB_SIGNATURE_256"),
             event: nonEmpty("HTTP_X_GITHUB_EVENT"), delivery: nonEmpty("HTTP_X_GITHUB_DELIVERY"),
             installationTarget: nonEmpty("HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_ID"))
+        if let raw = nonEmpty("CONTENT_LENGTH"), contentLength == nil { invalidContentLength = raw }
+    }
+
+    /// The value of a `CONTENT_LENGTH` made of 1 to 18 decimal digits, else nil (no sign, no overflow).
+    static func decimalLength(_ text: String) -> Int? {
+        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(text)
     }
 }
 
@@ -87,6 +97,18 @@ public struct WebhookResponse: Sendable {
         public var name: String
         /// Header value.
         public var value: String
+
+        /// `value` fit for a header line: control characters (CR and LF above all, which would let request data
+        /// that a reason quotes start a header of its own) become spaces, and it is cut at 512 bytes.
+        public static func safeValue(_ value: String) -> String {
+            var out = String.UnicodeScalarView()
+            for scalar in value.unicodeScalars {
+                out.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? " " : scalar)
+            }
+            var text = String(out)
+            while text.utf8.count > 512 { text.removeLast() }
+            return text
+        }
     }
 
     /// The reason phrase for the status line (`Status: 202 Accepted`).
@@ -110,7 +132,7 @@ public struct WebhookResponse: Sendable {
     public func cgiBytes() -> [UInt8] {
         var head = "Status: \(status) \(reason)\r\n"
         if !body.isEmpty { head += "Content-Type: application/json\r\n" }
-        for h in headers { head += "\(h.name): \(h.value)\r\n" }
+        for h in headers { head += "\(h.name): \(Header.safeValue(h.value))\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
         return Array(head.utf8) + body
     }

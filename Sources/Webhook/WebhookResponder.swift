@@ -36,6 +36,7 @@ public final class WebhookResponder: Sendable {
     private let checkRuns: QueuedRunsReporter?
     private let logger: Logger
     private let clock: @Sendable () -> Int
+    private let devMode: Bool
 
     /// A responder for `configuration`. `expander` reads workflows (one job per commit without it), `dispatcher`
     /// publishes and spools, `spool` (nil: no duplicate detection) holds the delivery records, `checkRuns` writes
@@ -54,8 +55,9 @@ public final class WebhookResponder: Sendable {
         self.checkRuns = checkRuns
         self.logger = logger
         self.clock = clock
-        if configuration.isDevMode {
-            logger.log(.warning, "no webhook secret configured: dev mode, every request is accepted unsigned")
+        devMode = configuration.isDevMode
+        if devMode {
+            logger.log(.error, "no webhook secret configured: dev mode, every request is accepted unsigned")
         }
     }
 
@@ -72,6 +74,11 @@ public final class WebhookResponder: Sendable {
             verdict = error
         }
         let (response, jobs) = Self.response(for: verdict, delivery: request.delivery)
+        if devMode {
+            logger.log(
+                .warning, "dev mode: request accepted without a signature check",
+                ["delivery": .string(request.delivery ?? "-")])
+        }
         logger.log(
             response.status >= 500 ? .error : .info, "webhook",
             [

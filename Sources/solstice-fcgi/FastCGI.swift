@@ -104,23 +104,19 @@ final class FastCGIWorker {
         return response
     }
 
-    /// Reads the body up to `limit + 1` bytes (so an undeclared oversize body is still caught); nil when the
-    /// stream ended early or failed.
+    /// Reads the body up to `limit + 1` bytes (so an undeclared oversize body is still caught), growing the buffer
+    /// as bytes arrive rather than trusting the declared length; nil when the stream ended early or failed.
     private func readBody(expected: Int?, limit: Int) -> [UInt8]? {
-        let want = min(expected ?? (limit + 1), limit + 1)
-        var body = [UInt8](repeating: 0, count: want)
-        var filled = 0
-        while filled < want {
-            let n = body.withUnsafeMutableBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { chars in
-                    FCGX_GetStr(chars.baseAddress! + filled, Int32(min(want - filled, 1 << 20)), request.pointee.in)
-                }
-            }
+        let want = max(0, min(expected ?? (limit + 1), limit + 1))
+        var body = [UInt8]()
+        body.reserveCapacity(min(want, 1 << 20))
+        var chunk = [CChar](repeating: 0, count: 1 << 16)
+        while body.count < want {
+            let n = FCGX_GetStr(&chunk, Int32(min(want - body.count, chunk.count)), request.pointee.in)
             if n <= 0 { break }
-            filled += Int(n)
+            chunk.withUnsafeBytes { body.append(contentsOf: $0.prefix(Int(n))) }
         }
-        if let expected, filled < min(expected, limit + 1) { return nil }
-        body.removeSubrange(filled...)
+        if let expected, body.count < min(expected, limit + 1) { return nil }
         return body
     }
 }

@@ -189,6 +189,7 @@ let responder = WebhookResponder(
     configuration: configuration, dispatcher: JobDispatcher(publisher: publisher, outbox: outbox, logger: logger),
     expander: expander, checkRuns: checkRuns, spool: spool, logger: logger)
 
+do { try configuration.requireSecret() } catch { tool.fail(error.description) }
 let listener: FastCGIListener
 do {
     if let address = configuration.listen {

@@ -1,0 +1,99 @@
+"""SPEC v2 §2–§3 against the real process: what a hostile client or an operator's slip must never achieve — a crash
+by CONTENT_LENGTH, a header line smuggled into an answer, a blank secret that silently means "no secret". The
+FastCGI socket is spoken to directly (fcgi_client), as an attacker on the host would, not only through nginx."""
+import os
+import subprocess
+import uuid
+
+import pytest
+
+import fcgi_client
+from support.payloads import payload
+
+PUSH = payload("push.with-new-branch.json")
+
+
+def responder_pid(stack):
+    return int((stack.state / "fcgi.child").read_text())
+
+
+def params(stack, body, **extra):
+    p = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/webhooks/github", "CONTENT_TYPE": "application/json",
+         "CONTENT_LENGTH": str(len(body)), "HTTP_X_GITHUB_EVENT": "push", "HTTP_X_GITHUB_DELIVERY": str(uuid.uuid4()),
+         "HTTP_X_HUB_SIGNATURE_256": stack.sign(body)}
+    p.update(extra)
+    return p
+
+
+@pytest.mark.parametrize("length", ["-1", "+5", "1e3", "99999999999999999999999", "abc", "0x10"])
+def test_a_content_length_that_is_not_a_length_is_400_over_fastcgi(clean, length):
+    before = responder_pid(clean)
+    status, _, body = fcgi_client.request(clean.fcgi_socket, params(clean, PUSH, CONTENT_LENGTH=length), PUSH)
+    assert status == 400, body
+    assert b"CONTENT_LENGTH" in body
+    # The same process answers the next request: nothing crashed (the stack's supervisor would restart it).
+    status, _, _ = fcgi_client.request(clean.fcgi_socket, params(clean, PUSH), PUSH)
+    assert status == 202
+    assert responder_pid(clean) == before
+    assert len(clean.drain(expect=1)) == 1
+
+
+@pytest.mark.parametrize("length", ["-1", "18446744073709551617"])
+def test_a_content_length_that_is_not_a_length_is_400_in_cgi(clean, length):
+    env = {"PATH": os.environ["PATH"], "GITHUB_WEBHOOK_SECRET": clean.secret.decode(), "AMQP_URL": clean.amqp_url,
+           **params(clean, PUSH, CONTENT_LENGTH=length)}
+    out = subprocess.run([clean.fcgi_bin], input=PUSH, env=env, capture_output=True, timeout=20)
+    assert out.returncode == 0, out.stderr  # not killed by a signal
+    assert out.stdout.startswith(b"Status: 400"), out.stdout
+    assert clean.drain() == []
+
+
+def test_a_reason_quoting_request_data_cannot_start_a_header_line(clean):
+    event = "issues\r\nX-Evil: 1\r\nSet-Cookie: a=b"
+    status, headers, _ = fcgi_client.request(
+        clean.fcgi_socket, params(clean, PUSH, HTTP_X_GITHUB_EVENT=event), PUSH)
+    assert status == 204
+    assert "x-evil" not in headers and "set-cookie" not in headers
+    assert headers["x-solstice-ignored"] == "event issues  X-Evil: 1  Set-Cookie: a=b is not handled"
+
+
+def start(stack, tmp_path, **env):
+    base = {"PATH": os.environ["PATH"], "AMQP_URL": stack.amqp_url, "SPOOL_DIR": str(tmp_path / "spool"),
+            "FCGI_LISTEN": str(tmp_path / "s.sock")}
+    base.update(env)
+    return subprocess.run([stack.fcgi_bin], env=base, capture_output=True, text=True, timeout=20)
+
+
+@pytest.mark.parametrize("variable", ["GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_FILE", "WEBHOOK_SECRET"])
+def test_a_secret_variable_set_but_empty_stops_the_start_naming_it(stack, tmp_path, variable):
+    env = {variable: " "}
+    if variable != "WEBHOOK_SECRET":
+        env["WEBHOOK_SECRET"] = "would-be-used-instead"
+    out = start(stack, tmp_path, **env)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"solstice-fcgi: invalid configuration: {variable}:"), out.stderr
+    assert not (tmp_path / "s.sock").exists()
+
+
+def test_no_secret_refuses_to_start_unless_dev_mode(stack, tmp_path):
+    out = start(stack, tmp_path)
+    assert out.returncode == 2 and "GITHUB_WEBHOOK_SECRET" in out.stderr and "SOLSTICE_DEV_MODE" in out.stderr
+    out = start(stack, tmp_path, SOLSTICE_DEV_MODE="1", GITHUB_APP_ID="1", GITHUB_APP_KEY_PATH="/nonexistent")
+    assert out.returncode == 2  # the key path is read first, or dev mode is refused: never a running App in dev mode
+
+
+def test_dev_mode_is_refused_beside_app_credentials(stack, tmp_path):
+    key = tmp_path / "key.pem"
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"], check=True, capture_output=True)
+    out = start(stack, tmp_path, SOLSTICE_DEV_MODE="1", GITHUB_APP_ID="1", GITHUB_APP_KEY_PATH=str(key))
+    assert out.returncode == 2 and "SOLSTICE_DEV_MODE" in out.stderr and "App" in out.stderr, out.stderr
+
+
+def test_dev_mode_serves_unsigned_requests_and_says_so(stack, tmp_path):
+    env = {"PATH": os.environ["PATH"], "SOLSTICE_DEV_MODE": "1", "AMQP_URL": stack.amqp_url,
+           **params(stack, PUSH, HTTP_X_HUB_SIGNATURE_256="")}
+    out = subprocess.run([stack.fcgi_bin], input=PUSH, env=env, capture_output=True, timeout=20)
+    assert out.stdout.startswith(b"Status: 202"), out.stdout + out.stderr
+    assert b"level=error" in out.stderr and b"dev mode" in out.stderr
+    assert b"level=warning msg=\"dev mode: request accepted without a signature check\"" in out.stderr
+    assert len(stack.drain(expect=1)) == 1
