@@ -45,6 +45,10 @@ public struct PayloadError: Error, Equatable, CustomStringConvertible {
     static func missing(_ field: String) -> PayloadError {
         PayloadError(field: field, message: "payload field \(field) is missing or not a string")
     }
+
+    static func malformed(_ field: String, expected: String) -> PayloadError {
+        PayloadError(field: field, message: "payload field \(field) is not \(expected)")
+    }
 }
 
 /// Maps an event name and its JSON payload to an `EventOutcome`: a pure function, no I/O.
@@ -80,8 +84,8 @@ public enum EventMapper {
         return .build(
             BuildTrigger(
                 repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
-                name: repository.name, commitSHA: after, branch: branch, labels: [],
-                installationID: p.installation?.id))
+                name: repository.name, commitSHA: try commit(after, field: "after"), branch: branch, labels: [],
+                installationID: try installation(p.installation)))
     }
 
     private static let buildingActions: Set<String> = ["opened", "synchronize", "reopened"]
@@ -101,8 +105,9 @@ public enum EventMapper {
         return .build(
             BuildTrigger(
                 repoURL: try cloneURL(forkRepository, prefix: "pull_request.head.repo"), owner: base.owner,
-                name: base.name, commitSHA: sha, branch: pr.base?.ref, labels: (pr.labels ?? []).compactMap(\.name),
-                installationID: p.installation?.id))
+                name: base.name, commitSHA: try commit(sha, field: "pull_request.head.sha"), branch: pr.base?.ref,
+                labels: (pr.labels ?? []).compactMap(\.name),
+                installationID: try installation(p.installation)))
     }
 
     /// "Re-run all checks": the workflow at the suite's head is expanded and queued again.
@@ -115,8 +120,9 @@ public enum EventMapper {
         return .build(
             BuildTrigger(
                 repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
-                name: repository.name, commitSHA: sha, branch: suite.head_branch, labels: [],
-                installationID: p.installation?.id))
+                name: repository.name, commitSHA: try commit(sha, field: "check_suite.head_sha"),
+                branch: suite.head_branch, labels: [],
+                installationID: try installation(p.installation)))
     }
 
     /// "Re-run" on one check run: only the job that run stands for is queued again.
@@ -129,7 +135,8 @@ public enum EventMapper {
         let repository = try repositoryFields(p.repository, prefix: "repository")
         var trigger = BuildTrigger(
             repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner, name: repository.name,
-            commitSHA: sha, branch: run.check_suite?.head_branch, labels: [], installationID: p.installation?.id)
+            commitSHA: try commit(sha, field: "check_run.head_sha"), branch: run.check_suite?.head_branch, labels: [],
+            installationID: try installation(p.installation))
         trigger.rerunCheckRunName = name
         return .build(trigger)
     }
@@ -142,7 +149,30 @@ public enum EventMapper {
         guard let owner = r.owner?.login ?? r.owner?.name, !owner.isEmpty else {
             throw .missing("\(prefix).owner.login")
         }
+        guard GitHubNames.isRepositoryName(name) else {
+            throw .malformed("\(prefix).name", expected: "a repository name (\(GitHubNames.repositoryNameForm))")
+        }
+        guard GitHubNames.isRepositoryName(owner) else {
+            throw .malformed(
+                "\(prefix).owner.login", expected: "an owner name (\(GitHubNames.repositoryNameForm))")
+        }
         return (owner, name)
+    }
+
+    /// A commit id as SPEC §4 requires it: 40 or 64 lowercase hex digits.
+    private static func commit(_ sha: String?, field: String) throws(PayloadError) -> String {
+        guard let sha else { throw .missing(field) }
+        guard GitHubNames.isCommitSHA(sha) else {
+            throw .malformed(field, expected: "a commit id (40 or 64 lowercase hex digits)")
+        }
+        return sha
+    }
+
+    /// `installation.id`, when sent: a positive integer.
+    private static func installation(_ i: InstallationPayload?) throws(PayloadError) -> Int? {
+        guard let id = i?.id else { return nil }
+        guard id > 0 else { throw .malformed("installation.id", expected: "a positive integer") }
+        return id
     }
 
     private static func cloneURL(_ r: RepositoryPayload?, prefix: String) throws(PayloadError) -> String {

@@ -80,9 +80,7 @@ public struct JobResult: Sendable, Equatable {
         } else {
             throw JobResultError(message: "repo_owner/repo_name are missing and repo_url names no owner/repo")
         }
-        guard Self.isSafeName(name.owner, maxLength: 100), Self.isSafeName(name.repo, maxLength: 100),
-            name.repo != ".", name.repo != ".."
-        else {
+        guard GitHubNames.isRepositoryName(name.owner), GitHubNames.isRepositoryName(name.repo) else {
             throw JobResultError(message: "owner/repo \(name.owner)/\(name.repo) is not a GitHub repository name")
         }
         var completedAt: Int?

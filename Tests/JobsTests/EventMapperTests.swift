@@ -181,4 +181,64 @@ import Testing
     func invalidJSONIsAPayloadError(text: String) {
         #expect(throws: PayloadError.self) { try EventMapper.map(event: "push", payload: Array(text.utf8)) }
     }
+
+    /// SPEC §4 v2: fields that end up in URLs, file names and messages are checked for their form.
+    @Test(arguments: [
+        (#""name": "..""#, "repository.name"), (#""name": ".""#, "repository.name"),
+        (#""name": "a/../b""#, "repository.name"), (#""name": "r?x=1""#, "repository.name"),
+        (#""name": "\#(String(repeating: "r", count: 101))""#, "repository.name"),
+        (#""owner": {"login": "o o"}"#, "repository.owner.login"),
+        (#""owner": {"login": ".."}"#, "repository.owner.login"),
+    ])
+    func repositoryNamesOfAnotherFormAre400(replacement: String, field: String) throws {
+        var fields = [#""name": "r""#, #""clone_url": "https://github.com/o/r.git""#, #""owner": {"login": "o"}"#]
+        let key = replacement.prefix { $0 != ":" }
+        fields.removeAll { $0.hasPrefix(key) }
+        fields.append(replacement)
+        let json =
+            #"{"ref": "refs/heads/main", "after": "\#(String(repeating: "a", count: 40))", "repository": {"#
+            + fields.joined(separator: ", ") + "}}"
+        #expect {
+            try EventMapper.map(event: "push", payload: Array(json.utf8))
+        } throws: { error in
+            (error as? PayloadError)?.field == field && (error as? PayloadError)?.message.contains(field) == true
+        }
+    }
+
+    @Test(arguments: [
+        ("abc", false), (String(repeating: "a", count: 40), true), (String(repeating: "b", count: 64), true),
+        (String(repeating: "A", count: 40), false), (String(repeating: "a", count: 41), false),
+        (String(repeating: "g", count: 40), false), ("../" + String(repeating: "0", count: 37), false),
+    ])
+    func commitIdsAreFortyOrSixtyFourLowercaseHex(sha: String, valid: Bool) throws {
+        let json =
+            #"{"ref": "refs/heads/main", "after": "\#(sha)", "repository": {"name": "r", "#
+            + #""clone_url": "https://github.com/o/r.git", "owner": {"login": "o"}}}"#
+        if valid {
+            guard case .build(let trigger) = try EventMapper.map(event: "push", payload: Array(json.utf8)) else {
+                Issue.record("not built")
+                return
+            }
+            #expect(trigger.commitSHA == sha)
+        } else {
+            #expect {
+                try EventMapper.map(event: "push", payload: Array(json.utf8))
+            } throws: { error in
+                (error as? PayloadError)?.field == "after"
+            }
+        }
+    }
+
+    @Test(arguments: [0, -7])
+    func installationIdsArePositive(id: Int) {
+        let json =
+            #"{"ref": "refs/heads/main", "after": "\#(String(repeating: "a", count: 40))", "#
+            + #""installation": {"id": \#(id)}, "repository": {"name": "r", "#
+            + #""clone_url": "https://github.com/o/r.git", "owner": {"login": "o"}}}"#
+        #expect {
+            try EventMapper.map(event: "push", payload: Array(json.utf8))
+        } throws: { error in
+            (error as? PayloadError)?.field == "installation.id"
+        }
+    }
 }

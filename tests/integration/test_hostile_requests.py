@@ -1,6 +1,7 @@
 """SPEC v2 §2–§3 against the real process: what a hostile client or an operator's slip must never achieve — a crash
 by CONTENT_LENGTH, a header line smuggled into an answer, a blank secret that silently means "no secret". The
 FastCGI socket is spoken to directly (fcgi_client), as an attacker on the host would, not only through nginx."""
+import json
 import os
 import subprocess
 import uuid
@@ -8,6 +9,7 @@ import uuid
 import pytest
 
 import fcgi_client
+from support import stack as stack_env
 from support.payloads import payload
 
 PUSH = payload("push.with-new-branch.json")
@@ -97,3 +99,38 @@ def test_dev_mode_serves_unsigned_requests_and_says_so(stack, tmp_path):
     assert b"level=error" in out.stderr and b"dev mode" in out.stderr
     assert b"level=warning msg=\"dev mode: request accepted without a signature check\"" in out.stderr
     assert len(stack.drain(expect=1)) == 1
+
+
+def with_repository(**fields):
+    """The sample push with `name` (the repository's), `owner` (its login) or `after` replaced."""
+    body = json.loads(PUSH)
+    for key, value in fields.items():
+        if key == "owner":
+            body["repository"]["owner"]["login"] = value
+        elif key == "name":
+            body["repository"]["name"] = value
+        else:
+            body[key] = value
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("field,value,named", [
+    ("name", "../../../app/installations/7/access_tokens?x=", "repository.name"),
+    ("name", "..", "repository.name"),
+    ("owner", "a/b", "repository.owner.login"),
+    ("owner", "x" * 101, "repository.owner.login"),
+    ("after", "../" + "0" * 37, "after"),
+    ("after", "6113728F27AE82C7B1A177C8D03F9E96E0ADF246", "after"),
+])
+def test_payload_fields_that_end_up_in_urls_are_validated_before_use(clean, field, value, named):
+    url = os.environ.get("STACK_STANDIN_URL")
+    gh = stack_env.standin(url) if url else None
+    if gh:
+        gh.clear_requests()
+    body = with_repository(**{field: value})
+    r = clean.post(body, delivery=str(uuid.uuid4()))
+    assert r.status_code == 400, r.text
+    assert named in r.json()["error"]
+    assert clean.drain() == []
+    if gh:
+        assert gh.requests() == []  # GitHub was never asked anything about it
