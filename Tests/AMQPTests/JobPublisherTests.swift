@@ -6,7 +6,7 @@ import Testing
 
 /// What `JobPublisher.publish` answers when the broker cannot confirm, without a broker: nothing listening, or a
 /// peer that accepts the connection and never speaks. Acks, nacks, returns and a connection lost with messages in
-/// flight need a broker that speaks AMQP: `FakeBrokerTests` here, and RabbitMQ in tests/integration.
+/// flight need a broker that speaks AMQP: `PublisherLoopTests` (TestSupport.FakeBroker), and RabbitMQ in tests/integration.
 @Suite struct JobPublisherTests {
     static func messages(_ count: Int) -> [AMQPMessage] {
         (0..<count).map {
@@ -45,8 +45,10 @@ import Testing
     }
 
     @Test func aBrokerThatNeverAnswersLeavesEveryMessageUnconfirmedAfterTheConfirmTimeout() throws {
-        // Accepts the TCP connection and reads the AMQP protocol header, which never completes an HTTP head: silent.
-        let silent = try LoopbackHTTPServer { _ in .hang }
+        // Accepts the TCP connection and reads whatever comes, never saying a word.
+        let silent = try LoopbackServer { connection in
+            while connection.read(1) != nil {}
+        }
         defer { silent.stop() }
         // The publisher thread is stuck in the handshake (it gives up after 2 s); the worker keeps its own deadline
         // of confirm timeout + 0.5 s and answers first.

@@ -114,6 +114,27 @@ import Testing
         #expect(result.detail.hasSuffix("check AMQP_URL and that RabbitMQ runs and is reachable"))
     }
 
+    @Test func aBrokerThatTakesTheTopologyPasses() throws {
+        let broker = try FakeBroker()
+        defer { broker.stop() }
+        let result = Self.check { $0.amqp.url = broker.url }.broker()
+        #expect(result.ok)
+        #expect(result.detail == "connected, topology declared (solstice.jobs → solstice.jobs.v1)")
+    }
+
+    @Test(arguments: [
+        (FakeBroker.Refusal.queueArguments, "PRECONDITION_FAILED", "delete it (rabbitmqctl delete_queue NAME)"),
+        (.login, "ACCESS_REFUSED", "check the user, password and vhost in AMQP_URL"),
+    ])
+    func aRefusingBrokerGetsItsOwnFix(refusal: FakeBroker.Refusal, said: String, fix: String) throws {
+        let broker = try FakeBroker(refusal: refusal)
+        defer { broker.stop() }
+        let result = Self.check { $0.amqp.url = broker.url }.broker()
+        #expect(!result.ok)
+        #expect(result.detail.contains(said))
+        #expect(result.detail.contains(fix))
+    }
+
     // MARK: - GitHub App
 
     /// A loopback GitHub answering `GET /app` with App `id` to a signed JWT, or 401 for `id` nil.
