@@ -51,6 +51,8 @@ let package = Package(
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
         .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),
         .testTarget(name: "BaseTests", dependencies: ["Base"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Base", "TestSupport"]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Base", "TestSupport"]),
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
@@ -59,9 +61,14 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Events", "Base", "TestSupport"]),
         .testTarget(
             name: "WebhookTests",
-            dependencies: ["Webhook", "Jobs", "AMQP", "Events", "Delivery", "GitHub", "Base", "TestSupport"],
+            dependencies: [
+                "Webhook", "Jobs", "AMQP", "Events", "Delivery", "GitHub", "Crypto", "Base", "TestSupport",
+            ],
             exclude: ["Fixtures"]),
         .testTarget(
-            name: "ResultsTests", dependencies: ["Results", "Events", "HTTP", "Crypto", "Base", "TestSupport"]),
+            name: "BackgroundTests", dependencies: ["Background", "Jobs", "AMQP", "Delivery", "Base", "TestSupport"]),
+        .testTarget(
+            name: "ResultsTests",
+            dependencies: ["Results", "Events", "GitHub", "HTTP", "AMQP", "Crypto", "Base", "TestSupport"]),
     ]
 )

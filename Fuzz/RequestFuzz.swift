@@ -1,8 +1,17 @@
-// libFuzzer entry point for the transport-neutral request path (gate → verify → decode → map → expand → publish →
-// spool → record), compiled together with every file of Sources/Core by scripts/fuzz-request.sh. The broker and
-// GitHub are replaced at their protocol seams (MessagePublishing, JobExpanding) by in-memory fakes driven by the
-// input; the spool is real, on tmpfs. Checked besides "no crash, no hang": every answer has a status of SPEC §3, a
-// JSON body unless 204, and a 202 never leaves a delivery both unpublished and unspooled.
+// libFuzzer entry point for the transport-neutral request path (gate → verify → decode → map → route → expand →
+// plan → dispatch → spool → record → answer), linked against the library modules by scripts/fuzz-request.sh. The
+// broker and GitHub are replaced at their protocol seams (MessagePublishing, JobExpanding) by in-memory fakes driven
+// by the input; the spool (DeliveryRecords, JobOutbox) is real, on tmpfs. Checked besides "no crash, no hang": every
+// answer has a status of SPEC §3, a JSON body unless 204, and a 202 never leaves a delivery both unpublished and
+// unspooled.
+
+import AMQP
+import Base
+import Delivery
+import Events
+import Jobs
+import Webhook
+import Workflow
 
 #if canImport(Glibc)
     import Glibc
@@ -37,17 +46,17 @@ struct FuzzExpander: JobExpanding {
         do {
             let parsed = try WorkflowParser.parse(workflow)
             return Expansion(
-                installationID: 1,
+                appInstalled: true,
                 jobs: parsed.jobs.map {
                     PlannedJob(workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: "w")
-                }, workflowError: nil)
+                })
         } catch {
-            return Expansion(installationID: 1, jobs: [.withoutWorkflow], workflowError: error)
+            return Expansion(appInstalled: true, jobs: [.withoutWorkflow], workflowError: error)
         }
     }
 }
 
-nonisolated(unsafe) let fuzzSpool = try! Spool(directory: "/dev/shm/solstice-request-fuzz-\(getpid())")
+let fuzzSpool = try! SpoolDirectory(path: "/dev/shm/solstice-request-fuzz-\(getpid())")
 let validStatuses: Set<Int> = [200, 202, 204, 400, 401, 404, 405, 413, 415, 503]
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -63,16 +72,19 @@ public func requestFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
     let body = parts.count > 1 ? parts[1] : []
     let workflow = parts.count > 2 ? parts[2] : []
 
-    var config = Configuration()
+    var config = WebhookConfiguration()
     config.maxBodyBytes = 1 << 16
     if flags & 1 != 0 { config.webhookSecrets = ["fuzz-secret", "other"] }
     if flags & 2 != 0 { config.repoAllowlist = ["Codertocat/*"] }
     if flags & 4 != 0 { config.branchAllowlist = ["main", "release/*"] }
     let publisher = FuzzPublisher()
     publisher.mode = input[2]
+    let spool = flags & 8 != 0 ? fuzzSpool : nil
+    let logger = Logger(level: .error)
     let responder = WebhookResponder(
-        configuration: config, publisher: publisher, expander: FuzzExpander(workflow: workflow),
-        spool: flags & 8 != 0 ? fuzzSpool : nil, logger: Logger(level: .error))
+        configuration: config,
+        dispatcher: JobDispatcher(publisher: publisher, outbox: spool.map(JobOutbox.init), logger: logger),
+        expander: FuzzExpander(workflow: workflow), spool: spool, logger: logger)
 
     let events = ["push", "pull_request", "ping", "check_suite", "check_run", "issues", headerText]
     let types = [
