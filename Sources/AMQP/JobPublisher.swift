@@ -69,7 +69,7 @@ public final class JobPublisher: MessagePublishing {
         }
         // The worker keeps its own deadline, so a publisher thread stuck in a blocked socket cannot hold it.
         if ticket.semaphore.wait(timeout: .now() + confirmTimeout + 0.5) == .timedOut {
-            ticket.expire("no confirm from the broker within \(Int(confirmTimeout)) s")
+            ticket.expire("no confirm from the broker within \(Self.seconds(confirmTimeout))")
         }
         return ticket.result
     }
@@ -106,6 +106,11 @@ public final class JobPublisher: MessagePublishing {
     fileprivate func drainWakeups() {
         var buffer = [UInt8](repeating: 0, count: 256)
         while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+
+    /// `5 s`, `0.1 s`: a timeout as log lines and failure reasons show it.
+    static func seconds(_ t: Double) -> String {
+        t == t.rounded() ? "\(Int(t)) s" : "\(t) s"
     }
 
     fileprivate var wakeFD: Int32 { wakeRead }
@@ -186,7 +191,9 @@ private final class PublisherLoop: @unchecked Sendable {
         let deadline: Double
     }
 
-    private unowned let owner: JobPublisher
+    /// Strong: the thread keeps its publisher alive (a publisher lives as long as its process; an unowned reference
+    /// trapped when a test let go of one).
+    private let owner: JobPublisher
     private var connection: AMQPConnection?
     private var nextTag: UInt64 = 0
     private var inFlight: [UInt64: InFlight] = [:]
@@ -304,7 +311,7 @@ private final class PublisherLoop: @unchecked Sendable {
     private func expireDeadlines() {
         let now = MonotonicClock.now()
         for (tag, entry) in inFlight where entry.deadline <= now {
-            entry.ticket.fail(entry.index, "no confirm from the broker within \(Int(owner.timeout)) s")
+            entry.ticket.fail(entry.index, "no confirm from the broker within \(JobPublisher.seconds(owner.timeout))")
             inFlight.removeValue(forKey: tag)
         }
     }
