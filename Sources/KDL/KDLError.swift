@@ -1,4 +1,3 @@
-
 /// A KDL syntax error: where it is (1-based line and column), what is wrong, and the offending line.
 public struct KDLError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Where the error is.

@@ -1,4 +1,3 @@
-
 /// One node of a `KDLDocument`: a cheap view (the document's storage and an index) that reads names and values on
 /// demand.
 public struct KDLNode: Sendable {

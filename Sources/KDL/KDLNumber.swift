@@ -1,4 +1,3 @@
-
 /// A KDL number in canonical decimal text: hexadecimal, octal and binary converted to decimal, underscores and a `+`
 /// sign dropped, exponents written `E+n`/`E-n`. Keeping text rather than a machine number loses nothing.
 public struct KDLNumber: Sendable, Hashable, CustomStringConvertible {

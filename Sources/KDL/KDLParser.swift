@@ -1,4 +1,3 @@
-
 /// Builds a `KDLStorage` from source bytes. The nesting of children blocks is kept on an explicit stack, so no input
 /// can exhaust the call stack; depth is still capped so that consumers that recurse over the tree are safe too.
 struct KDLParser {
@@ -36,7 +35,7 @@ struct KDLParser {
         var open: Int
     }
 
-    /// Parses `bytes` (already validated by `KDLLexer.validate`) with one grammar.
+    /// Parses `bytes` (already validated by `KDLInputValidator`) with one grammar.
     static func parse(_ bytes: [UInt8], version: KDLVersion) -> Result<KDLStorage, KDLSyntaxError> {
         KDLLexer.withLexer(over: bytes, version: version) { lexer -> Result<KDLStorage, KDLSyntaxError> in
             var parser = KDLParser(lexer: lexer)

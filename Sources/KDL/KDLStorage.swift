@@ -1,4 +1,3 @@
-
 /// One node: its name, where it starts in the source, where its entries start, and where its subtree ends. Nodes are
 /// stored in document (pre-)order, so a node's children follow it and its entries end where the next node's begin.
 struct KDLNodeRecord: Sendable {

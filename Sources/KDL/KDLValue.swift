@@ -1,4 +1,3 @@
-
 /// A KDL value: a string, a number, a boolean or null.
 public enum KDLValue: Sendable, Hashable, CustomStringConvertible {
     /// A string, whichever way it was written (identifier, quoted, raw, multi-line).

@@ -1,4 +1,3 @@
-
 /// The grammar a document is read with.
 public enum KDLVersion: Int, Sendable, Equatable, CustomStringConvertible {
     /// KDL 1.0 (2021): bare `true`/`null`, `r"raw"` strings, no multi-line strings.
