@@ -16,14 +16,14 @@ enum KDLCharacters {
         (s >= 0x0A && s <= 0x0D) || s == 0x85 || s == 0x2028 || s == 0x2029
     }
 
-    /// Length in bytes of the UTF-8 newline that starts with `b0`, `b1`, `b2` (CRLF counts as one), 0 if none.
-    /// Pass 0 for bytes past the end.
-    @inline(__always) static func newlineLength(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8) -> Int {
-        switch b0 {
+    /// Length in bytes of the UTF-8 newline that starts with the byte `first` (CRLF counts as one), 0 if none.
+    /// `next(k)` is the byte `k` places after `first`, 0 past the end; it is asked only when `first` may start one.
+    @inline(__always) static func newlineLength(_ first: UInt8, next: (Int) -> UInt8) -> Int {
+        switch first {
         case 0x0A, 0x0B, 0x0C: return 1
-        case 0x0D: return b1 == 0x0A ? 2 : 1
-        case 0xC2: return b1 == 0x85 ? 2 : 0
-        case 0xE2: return b1 == 0x80 && (b2 == 0xA8 || b2 == 0xA9) ? 3 : 0
+        case 0x0D: return next(1) == 0x0A ? 2 : 1
+        case 0xC2: return next(1) == 0x85 ? 2 : 0
+        case 0xE2: return next(1) == 0x80 && (next(2) == 0xA8 || next(2) == 0xA9) ? 3 : 0
         default: return 0
         }
     }

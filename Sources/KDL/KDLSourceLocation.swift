@@ -67,7 +67,7 @@ public struct KDLSourceLocation: Sendable, Equatable {
     }
 
     private static func newlineLength(_ s: [UInt8], _ i: Int) -> Int {
-        KDLCharacters.newlineLength(s[i], i + 1 < s.count ? s[i + 1] : 0, i + 2 < s.count ? s[i + 2] : 0)
+        KDLCharacters.newlineLength(s[i]) { i + $0 < s.count ? s[i + $0] : 0 }
     }
 
     /// Scalars of `bytes` with invalid UTF-8, controls and invisible direction changes replaced by U+FFFD, so that
