@@ -1,7 +1,10 @@
-// libFuzzer entry point for the KDL parser (and the workflow model on top), compiled together with
-// Sources/Core/KDL and Sources/Core/Workflow by scripts/fuzz-kdl.sh.
+// libFuzzer entry point for the KDL parser (and the workflow model on top), linked against the KDL and Workflow
+// modules (and Base below them) that scripts/fuzz-kdl.sh builds with coverage and ASan.
 // Besides "no crash, no hang", it checks a round trip: whatever parses must print canonical text that parses again
 // as KDL 2.0 and prints identically.
+
+import KDL
+import Workflow
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func kdlFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

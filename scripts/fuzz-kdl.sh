@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the KDL parser with libFuzzer for SECONDS (default 60), seeded with the conformance inputs and the kept crash
 # inputs. Seeds are copied to a temporary corpus; nothing is written into the repository except new crash files,
-# which libFuzzer leaves in .build-fuzz/artifacts/ (copy them to Tests/CoreTests/Fixtures/kdl-crashes/ once fixed).
+# which libFuzzer leaves in .build-fuzz/artifacts/ (copy them to Tests/KDLTests/Fixtures/kdl-crashes/ once fixed).
 #
 #   scripts/fuzz-kdl.sh 900          # 15 minutes, one job
 #   JOBS=2 scripts/fuzz-kdl.sh 900   # two fuzzing processes
@@ -12,14 +12,25 @@ seconds="${1:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 suite="${KDL_SUITE_DIR:-$root/../shared/reference/kdl/test_cases}"
 out="$root/.build-fuzz"
-mkdir -p "$out/artifacts"
+modules="$out/kdl-modules"
+mkdir -p "$out/artifacts" "$modules"
 
-# The toolchain's swiftc links libFuzzer and ASan itself; -parse-as-library because the harness has no main; lld
-# because the system gold linker warns about every ASan symbol.
-swiftc -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld \
-    "$root"/Sources/Core/KDL/*.swift "$root"/Sources/Core/Workflow/Workflow{,Command,Error,Parser}.swift \
-    "$root/Fuzz/KDLFuzz.swift" \
-    -o "$out/kdl-fuzz"
+# The modules the harness reaches, lowest first, each as SwiftPM builds it (Package.swift): Base, then KDL (no
+# imports), then Workflow (imports Base and KDL). Each is one instrumented object file plus its .swiftmodule in
+# $modules, which -I makes importable by the next. -sanitize=fuzzer,address with -c only instruments (coverage and
+# ASan); the toolchain's swiftc links libFuzzer and ASan in the last step, where -parse-as-library is because the
+# harness has no main and lld because the system gold linker warns about every ASan symbol.
+flags=(-sanitize=fuzzer,address -parse-as-library -O -I "$modules")
+module() {
+    local name="$1"
+    shift
+    swiftc "${flags[@]}" -c -wmo -module-name "$name" -emit-module -emit-module-path "$modules/$name.swiftmodule" \
+        -o "$modules/$name.o" "$@"
+}
+module Base "$root"/Sources/Base/*.swift
+module KDL "$root"/Sources/KDL/*.swift
+module Workflow "$root"/Sources/Workflow/*.swift
+swiftc "${flags[@]}" -use-ld=lld "$root/Fuzz/KDLFuzz.swift" "$modules"/{Base,KDL,Workflow}.o -o "$out/kdl-fuzz"
 
 # CORPUS=dir keeps the evolved corpus between runs (outside the repository); by default it is thrown away.
 if [ -n "${CORPUS:-}" ]; then
@@ -30,7 +41,7 @@ else
     trap 'rm -rf "$corpus"' EXIT
 fi
 cp "$suite"/input/*.kdl "$corpus"/ 2>/dev/null || echo "warning: no seeds in $suite/input" >&2
-cp "$root"/Tests/CoreTests/Fixtures/kdl-crashes/* "$corpus"/ 2>/dev/null || true
+find "$root/Tests/KDLTests/Fixtures/kdl-crashes" -type f ! -name README.md -exec cp {} "$corpus"/ \; 2>/dev/null || true
 
 jobs="${JOBS:-1}"
 args=(-max_total_time="$seconds" -timeout=10 -dict="$root/Fuzz/kdl.dict" -rss_limit_mb=2048 -max_len=65536

@@ -124,12 +124,9 @@ public enum KDLCanonicalPrinter {
                 default: break
                 }
             } else {
-                let (v, n) = scalar(bytes, i)
+                let (v, n) = KDLCharacters.scalar(bytes, at: i)
                 length = n
-                if v == 0x85 || v == 0x2028 || v == 0x2029 || (v >= 0x200E && v <= 0x200F)
-                    || (v >= 0x202A && v <= 0x202E)
-                    || (v >= 0x2066 && v <= 0x2069) || v == 0xFEFF
-                {
+                if KDLCharacters.isNewline(v) || KDLCharacters.isDisallowed(v) {
                     escape = "\\u{\(String(v, radix: 16, uppercase: true))}"
                 }
             }
@@ -142,14 +139,6 @@ public enum KDLCanonicalPrinter {
         }
         out.append(contentsOf: bytes[runStart..<bytes.endIndex])
         out.append(0x22)
-    }
-
-    private static func scalar(_ bytes: ArraySlice<UInt8>, _ i: Int) -> (UInt32, Int) {
-        let b0 = UInt32(bytes[i])
-        let n = b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4
-        var v = b0 & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07)
-        for k in 1..<n where i + k < bytes.endIndex { v = (v << 6) | (UInt32(bytes[i + k]) & 0x3F) }
-        return (v, n)
     }
 
     /// Whether `bytes` may be written as a KDL 2.0 identifier string.
@@ -168,10 +157,8 @@ public enum KDLCanonicalPrinter {
                 default: i += 1
                 }
             } else {
-                let (v, n) = scalar(bytes, i)
-                if KDLLexer.isUnicodeSpace(v) || KDLLexer.isNewlineScalar(v) || (v >= 0x200E && v <= 0x200F)
-                    || (v >= 0x202A && v <= 0x202E) || (v >= 0x2066 && v <= 0x2069) || v == 0xFEFF
-                {
+                let (v, n) = KDLCharacters.scalar(bytes, at: i)
+                if KDLCharacters.isUnicodeSpace(v) || KDLCharacters.isNewline(v) || KDLCharacters.isDisallowed(v) {
                     return false
                 }
                 i += n

@@ -24,7 +24,7 @@ public struct KDLDocument: Sendable {
     /// Parses UTF-8 `bytes`. With `version` nil: as KDL 2.0, falling back to KDL 1.0 if that fails (a leading
     /// `/- kdl-version N` marker picks one grammar instead); when both fail, the 2.0 error is thrown.
     public static func parse(_ bytes: [UInt8], version: KDLVersion? = nil) throws(KDLError) -> KDLDocument {
-        if let failure = KDLLexer.validate(bytes) { throw KDLError(failure, in: bytes) }
+        if let failure = KDLInputValidator.validate(bytes) { throw KDLError(failure, in: bytes) }
         let chosen = version ?? KDLParser.versionMarker(in: bytes)
         switch KDLParser.parse(bytes, version: chosen ?? .v2) {
         case .success(let storage):

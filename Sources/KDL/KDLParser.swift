@@ -35,7 +35,7 @@ struct KDLParser {
         var open: Int
     }
 
-    /// Parses `bytes` (already validated by `KDLLexer.validate`) with one grammar.
+    /// Parses `bytes` (already validated by `KDLInputValidator`) with one grammar.
     static func parse(_ bytes: [UInt8], version: KDLVersion) -> Result<KDLStorage, KDLSyntaxError> {
         KDLLexer.withLexer(over: bytes, version: version) { lexer -> Result<KDLStorage, KDLSyntaxError> in
             var parser = KDLParser(lexer: lexer)

@@ -67,13 +67,7 @@ public struct KDLSourceLocation: Sendable, Equatable {
     }
 
     private static func newlineLength(_ s: [UInt8], _ i: Int) -> Int {
-        switch s[i] {
-        case 0x0A, 0x0B, 0x0C: return 1
-        case 0x0D: return i + 1 < s.count && s[i + 1] == 0x0A ? 2 : 1
-        case 0xC2: return i + 1 < s.count && s[i + 1] == 0x85 ? 2 : 0
-        case 0xE2: return i + 2 < s.count && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) ? 3 : 0
-        default: return 0
-        }
+        KDLCharacters.newlineLength(s[i]) { i + $0 < s.count ? s[i + $0] : 0 }
     }
 
     /// Scalars of `bytes` with invalid UTF-8, controls and invisible direction changes replaced by U+FFFD, so that
@@ -82,8 +76,8 @@ public struct KDLSourceLocation: Sendable, Equatable {
         String(decoding: bytes, as: UTF8.self).unicodeScalars.map { scalar in
             let v = scalar.value
             let unsafe =
-                (v < 0x20 && v != 0x09) || (v >= 0x7F && v < 0xA0) || (v >= 0x200E && v <= 0x200F)
-                || (v >= 0x202A && v <= 0x202E) || (v >= 0x2066 && v <= 0x2069) || v == 0xFEFF
+                (v < 0x20 && v != 0x09) || (v >= 0x7F && v < 0xA0) || KDLCharacters.isDirectionControl(v)
+                || v == KDLCharacters.byteOrderMark
             return unsafe ? "\u{FFFD}" : scalar
         }
     }

@@ -14,7 +14,7 @@ struct KDLLexerTests {
     func whitespaceSeparates(_ code: UInt32) {
         let space = String(Character(Unicode.Scalar(code)!))
         #expect(KDLTestSupport.canonical("node\(space)1\(space)\(space)2") == "node 1 2\n")
-        #expect(KDLLexer.isUnicodeSpace(code))
+        #expect(KDLCharacters.isUnicodeSpace(code))
     }
 
     static let newlines: [String] = ["\r\n", "\r", "\n", "\u{85}", "\u{0B}", "\u{0C}", "\u{2028}", "\u{2029}"]

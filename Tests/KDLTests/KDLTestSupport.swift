@@ -4,10 +4,10 @@ import Foundation
 
 /// Helpers shared by the test files.
 enum KDLTestSupport {
-    /// Tests/CoreTests, found from this file's path so tests work from any clone.
+    /// Tests/KDLTests, found from this file's path so tests work from any clone.
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
-    /// The bytes of a fixture under Tests/CoreTests/Fixtures.
+    /// The bytes of a fixture under Tests/KDLTests/Fixtures.
     static func fixture(_ relativePath: String) throws -> [UInt8] {
         [UInt8](
             try Data(contentsOf: testsDirectory.appendingPathComponent("Fixtures").appendingPathComponent(relativePath))
