@@ -14,6 +14,8 @@ public struct AMQPSettings: Sendable, Equatable {
     public var deadLetterExchange = "solstice.dlx"
     /// `AMQP_DLQ` [solstice.jobs.v1.dlq].
     public var deadLetterQueue = "solstice.jobs.v1.dlq"
+    /// `AMQP_RESULTS_EXCHANGE` [solstice.results]: the orchestrator's, never the responder's to write.
+    public var resultsExchange = "solstice.results"
     /// `AMQP_RESULTS_ROUTING_KEY` [jobresult.v1].
     public var resultsRoutingKey = "jobresult.v1"
     /// `AMQP_RESULTS_QUEUE` [solstice.results.v1].
@@ -31,6 +33,7 @@ public struct AMQPSettings: Sendable, Equatable {
             ("AMQP_QUEUE", \.queue, "queue of the JobRequests"),
             ("AMQP_DLX", \.deadLetterExchange, "dead-letter exchange"),
             ("AMQP_DLQ", \.deadLetterQueue, "dead-letter queue of the JobRequests"),
+            ("AMQP_RESULTS_EXCHANGE", \.resultsExchange, "exchange of the JobResults"),
             ("AMQP_RESULTS_ROUTING_KEY", \.resultsRoutingKey, "routing key of the JobResults"),
             ("AMQP_RESULTS_QUEUE", \.resultsQueue, "queue of the JobResults"),
             ("AMQP_RESULTS_DLQ", \.resultsDeadLetterQueue, "dead-letter queue of the JobResults"),

@@ -74,14 +74,14 @@ public final class JobPublisher: MessagePublishing {
         return ticket.result
     }
 
-    /// Declares the topology once on a fresh connection; used by `check-config` and at start.
+    /// Declares the jobs' topology once on a fresh connection, as the publisher does on connect; for `check-config`.
     public static func declareTopology(_ settings: AMQPSettings, timeout: Double = 5) throws(AMQPError) {
         let address: AMQPAddress
         do { address = try AMQPAddress(url: settings.url) } catch {
             throw AMQPError(code: -1, message: "AMQP_URL: \(error.message)")
         }
         let connection = try AMQPConnection(address: address, timeout: timeout)
-        try AMQPTopology.declare(on: connection, settings)
+        try AMQPTopology.declareJobs(on: connection, settings)
     }
 
     fileprivate func takePending() -> [(AMQPMessage, PublishTicket, Int)] {
@@ -120,7 +120,7 @@ public final class JobPublisher: MessagePublishing {
 
     fileprivate func connect() throws(AMQPError) -> AMQPConnection {
         let connection = try AMQPConnection(address: address, timeout: 2)
-        try AMQPTopology.declare(on: connection, settings)
+        try AMQPTopology.declareJobs(on: connection, settings)
         try connection.enableConfirms()
         logger.log(.info, "connected to broker", ["host": .string(address.host), "port": .int(address.port)])
         return connection

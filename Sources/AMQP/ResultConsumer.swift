@@ -42,7 +42,7 @@ public final class ResultConsumer: Sendable {
             let connection: AMQPConnection
             do {
                 connection = try AMQPConnection(address: address, timeout: 5)
-                try AMQPTopology.declare(on: connection, settings)
+                try AMQPTopology.declareResults(on: connection, settings)
                 try connection.setPrefetch(prefetch)
                 try connection.consume(queue: settings.resultsQueue)
             } catch {

@@ -65,11 +65,11 @@ public struct JobResult: Sendable, Equatable {
         guard schema == Self.schema else {
             throw JobResultError(message: "schema_version is \(schema), expected \(Self.schema)")
         }
-        guard let requestID = wire.request_id, Self.isSafeName(requestID, maxLength: 128) else {
-            throw JobResultError(message: "request_id is missing or not [A-Za-z0-9._-]{1,128}")
+        guard let requestID = wire.request_id, GitHubNames.isUUID(requestID) else {
+            throw JobResultError(message: "request_id is missing or not a UUID")
         }
-        guard let sha = wire.commit_sha, sha.utf8.count == 40, Hex.decode(sha.utf8) != nil else {
-            throw JobResultError(message: "commit_sha is missing or not 40 hex digits")
+        guard let sha = wire.commit_sha, GitHubNames.isCommitSHA(sha.lowercased()) else {
+            throw JobResultError(message: "commit_sha is missing or not 40 or 64 hex digits")
         }
         guard let success = wire.success else { throw JobResultError(message: "success is missing") }
         let name: (owner: String, repo: String)
@@ -91,16 +91,9 @@ public struct JobResult: Sendable, Equatable {
             completedAt = seconds
         }
         return JobResult(
-            requestID: requestID, owner: name.owner, repo: name.repo, commitSHA: sha.lowercased(), success: success,
+            requestID: requestID.lowercased(), owner: name.owner, repo: name.repo, commitSHA: sha.lowercased(),
+            success: success,
             exitCode: wire.exit_code, summary: wire.summary, completedAt: completedAt)
-    }
-
-    static func isSafeName(_ s: String, maxLength: Int) -> Bool {
-        !s.isEmpty && s.utf8.count <= maxLength
-            && s.utf8.allSatisfy { c in
-                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D
-                    || c == 0x2E || c == 0x5F
-            }
     }
 
     private static func describe(_ error: DecodingError) -> String {

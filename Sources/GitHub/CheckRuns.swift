@@ -185,20 +185,24 @@ public final class CheckRuns: Sendable {
         return response
     }
 
-    /// Every run on the commit (`filter=all`: the default `latest` hides older runs of the same name), all pages,
-    /// by external id.
+    /// Every run of this App on the commit (`filter=all`: the default `latest` hides older runs of the same name),
+    /// all pages, by external id. Runs of other Apps are skipped: another App may use the same external id, and a
+    /// PATCH of its run would be refused (SPEC §8).
     public func runIDsByExternalID(_ target: CheckRunTarget, deadline: Double) throws(GitHubError) -> [String: Int] {
         struct Page: Decodable {
             struct Run: Decodable {
+                struct App: Decodable { var id: Int }
                 var id: Int
                 var external_id: String?
+                var app: App?
             }
             var check_runs: [Run]
         }
+        let ours = Int(client.appID)
         var result: [String: Int] = [:]
         let first = "/repos/\(target.owner)/\(target.repo)/commits/\(target.sha)/check-runs?filter=all&per_page=100"
         for page in try client.pages(first, what: "GET check runs of \(target.sha)", deadline: deadline) {
-            for run in try GitHubClient.decode(Page.self, page).check_runs {
+            for run in try GitHubClient.decode(Page.self, page).check_runs where run.app?.id == ours {
                 if let id = run.external_id { result[id] = run.id }
             }
         }

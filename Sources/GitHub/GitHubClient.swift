@@ -74,6 +74,8 @@ public struct GitHubAppCredentials: Sendable {
 public final class GitHubClient: Sendable {
     /// The REST API root (`GITHUB_API_BASE`), without a trailing slash.
     public let apiBase: String
+    /// The App's id (`GITHUB_APP_ID`): runs of other Apps on a commit are not ours.
+    public let appID: String
     private let jwt: AppJWT
     private let http: HTTPClient
     private let logger: Logger
@@ -95,6 +97,7 @@ public final class GitHubClient: Sendable {
         wallClock: @escaping @Sendable () -> Int = WallClock.now
     ) {
         self.apiBase = apiBase
+        self.appID = credentials.appID
         self.jwt = AppJWT(appID: credentials.appID, key: credentials.key)
         self.http = http
         self.logger = logger
@@ -198,7 +201,7 @@ public final class GitHubClient: Sendable {
     }
 
     /// The App itself (`GET /app`), for check-config's App id check.
-    public func appID(deadline: Double) throws(GitHubError) -> Int {
+    public func fetchAppID(deadline: Double) throws(GitHubError) -> Int {
         let response = try request("GET", "/app", deadline: deadline)
         try Self.expect(200, response, "GET /app")
         struct App: Decodable { var id: Int }

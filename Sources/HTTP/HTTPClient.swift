@@ -25,6 +25,9 @@ public struct HTTPRequest: Sendable {
     public var responseFile: Int32?
     /// Sign the request with AWS Signature V4 (libcurl's `CURLOPT_AWS_SIGV4`).
     public var awsSigV4: AWSSigV4?
+    /// Stop reading the response body after this many bytes; the response then says `truncated` (a peer cannot
+    /// make us store more than we chose to).
+    public var maxResponseBytes: Int64?
 
     /// A request; `timeout` defaults to SPEC §5's 10 s.
     public init(
@@ -79,6 +82,8 @@ public struct HTTPResponse: Sendable {
     public var headers: [String: String]
     /// Response body.
     public var body: [UInt8]
+    /// True when the body was cut at `HTTPRequest.maxResponseBytes`.
+    public var truncated = false
 
     /// The body as UTF-8 text.
     public var text: String { String(decoding: body, as: UTF8.self) }
@@ -151,6 +156,10 @@ final class CurlEasy: @unchecked Sendable {
         var source: Int32 = -1
         var sourceOffset: Int64 = 0
         var sourceSize: Int64 = 0
+        /// Body bytes kept so far, the most to keep, and whether more came than that.
+        var received: Int64 = 0
+        var limit = Int64.max
+        var truncated = false
     }
 
     /// Performs one request (wraps `curl_easy_reset`, `curl_easy_setopt`, `curl_easy_perform`).
@@ -162,6 +171,7 @@ final class CurlEasy: @unchecked Sendable {
         defer { curl_slist_free_all(list) }
         for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
         sink.fd = request.responseFile ?? -1
+        sink.limit = request.maxResponseBytes ?? .max
         if let file = request.bodyFile {
             sink.source = file.fd
             sink.sourceSize = file.size
@@ -190,17 +200,21 @@ final class CurlEasy: @unchecked Sendable {
                         let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
                         let n = size * count
                         guard let data else { return n }
+                        // Past the limit: keep what fits and stop the transfer (CURLE_WRITE_ERROR, then not an error).
+                        let keep = Int(min(Int64(n), sink.limit - sink.received))
+                        if keep < n { sink.truncated = true }
+                        sink.received += Int64(keep)
                         guard sink.fd >= 0 else {
-                            sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
-                            return n
+                            sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: keep))
+                            return keep == n ? n : 0
                         }
                         // Streamed to a file: a failed write makes libcurl stop with CURLE_WRITE_ERROR.
                         do {
-                            try Posix.writeAll(sink.fd, UnsafeRawBufferPointer(start: data, count: n))
+                            try Posix.writeAll(sink.fd, UnsafeRawBufferPointer(start: data, count: keep))
                         } catch {
                             return 0
                         }
-                        return n
+                        return keep == n ? n : 0
                     }
                     _ = ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
                     _ = ccurl_easy_setopt_header_function(handle) { data, size, count, user in
@@ -255,7 +269,7 @@ final class CurlEasy: @unchecked Sendable {
                 }
             }
         }
-        guard code == CURLE_OK else {
+        guard code == CURLE_OK || (code == CURLE_WRITE_ERROR && sink.truncated) else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let text = String(cString: curl_easy_strerror(code))
             throw HTTPError(
@@ -264,6 +278,8 @@ final class CurlEasy: @unchecked Sendable {
         }
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+        var response = HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+        response.truncated = sink.truncated
+        return response
     }
 }

@@ -85,13 +85,19 @@ public final class LogUploader: Sendable {
     private let s3: S3Settings?
     private let http: HTTPClient
     private let temporaryDirectory: String
+    private let maxBytes: Int64
 
-    /// An uploader reading logs at `logsBaseURL` and storing them per `s3` (nil: read only, for the Check Run text).
-    public init(logsBaseURL: String, s3: S3Settings?, http: HTTPClient, temporaryDirectory: String = "/tmp") {
+    /// An uploader reading logs at `logsBaseURL` and storing them per `s3` (nil: read only, for the Check Run text),
+    /// at most `maxBytes` of each (`LOG_MAX_BYTES`).
+    public init(
+        logsBaseURL: String, s3: S3Settings?, http: HTTPClient, temporaryDirectory: String = "/tmp",
+        maxBytes: Int64 = 67_108_864
+    ) {
         self.logsBaseURL = logsBaseURL
         self.s3 = s3
         self.http = http
         self.temporaryDirectory = temporaryDirectory
+        self.maxBytes = maxBytes
     }
 
     /// True when logs are also stored in S3.
@@ -100,18 +106,26 @@ public final class LogUploader: Sendable {
     /// `{LOGS_BASE_URL}/jobs/{request_id}/logs`.
     public func logURL(requestID: String) -> String { "\(logsBaseURL)/jobs/\(requestID)/logs" }
 
-    /// Downloads the log of `requestID` to a temporary file.
+    /// Downloads the log of `requestID` to a temporary file, at most `LOG_MAX_BYTES` of it: a longer log is cut
+    /// there and ends with a line saying so (SPEC §8).
     public func fetch(requestID: String) throws(LogFetchError) -> LogFile {
         let file = try LogFile(directory: temporaryDirectory)
         let url = logURL(requestID: requestID)
         var request = HTTPRequest(method: "GET", url: url, headers: [("Accept", "text/plain, */*")], timeout: 300)
         request.responseFile = file.fd
+        request.maxResponseBytes = maxBytes
         let response: HTTPResponse
         do { response = try http.send(request) } catch {
             throw LogFetchError(message: "the log could not be fetched: \(error.message)")
         }
         guard response.status == 200 else {
             throw LogFetchError(message: "the log could not be fetched: GET \(url) answered \(response.status)")
+        }
+        if response.truncated {
+            let note = "\n[solstice: the log was cut here, at \(maxBytes) bytes (LOG_MAX_BYTES)]\n"
+            do { try Posix.writeAll(file.fd, Array(note.utf8)) } catch {
+                throw LogFetchError(message: "cannot write to the downloaded log: \(error)")
+            }
         }
         file.measure()
         return file

@@ -13,6 +13,8 @@ public struct ResultsConfiguration: Sendable {
     public var s3: S3Settings?
     /// Results handled at once (`RESULTS_WORKERS`) [4], each on its own broker connection.
     public var workers = 4
+    /// The most of a job log downloaded and uploaded (`LOG_MAX_BYTES`) [67108864].
+    public var logMaxBytes = 67_108_864
     /// Where logs are downloaded before the upload (`TMPDIR`) [/tmp].
     public var temporaryDirectory = "/tmp"
     /// `LOG_LEVEL`, `LOG_FORMAT`.
@@ -25,6 +27,7 @@ public struct ResultsConfiguration: Sendable {
     public static let variables: [ConfigVariable] =
         AMQPSettings.variables + GitHubSettings.variables + S3Settings.variables + [
             ConfigVariable("RESULTS_WORKERS", "4", "results handled at once, each on its own broker connection"),
+            ConfigVariable("LOG_MAX_BYTES", "67108864", "the most of a job log downloaded and uploaded"),
             ConfigVariable("TMPDIR", "/tmp", "where logs are downloaded (unlinked files) before the upload"),
         ] + LogSettings.variables
 
@@ -36,6 +39,9 @@ public struct ResultsConfiguration: Sendable {
         config.s3 = try S3Settings.load(env)
         if let n = try env.integer("RESULTS_WORKERS", in: 1...64, "expected a whole number from 1 to 64") {
             config.workers = n
+        }
+        if let n = try env.integer("LOG_MAX_BYTES", in: 1024...(1 << 40), "expected a number of bytes, at least 1024") {
+            config.logMaxBytes = n
         }
         if let dir = env.value("TMPDIR") { config.temporaryDirectory = dir }
         config.log = try LogSettings.load(env)

@@ -78,7 +78,7 @@ public struct ConfigCheck: Sendable {
             return CheckResult(name: "github app", ok: true, detail: "not configured")
         }
         do {
-            let id = try client.appID(deadline: MonotonicClock.now() + 10)
+            let id = try client.fetchAppID(deadline: MonotonicClock.now() + 10)
             guard String(id) == credentials.appID else {
                 return CheckResult(
                     name: "github app", ok: false,

@@ -62,7 +62,9 @@ let http = HTTPClient()
 let client = GitHubClient(
     credentials: credentials, apiBase: configuration.github.apiBase, http: http, logger: logger)
 let logs = configuration.github.logsBaseURL.map {
-    LogUploader(logsBaseURL: $0, s3: configuration.s3, http: http, temporaryDirectory: configuration.temporaryDirectory)
+    LogUploader(
+        logsBaseURL: $0, s3: configuration.s3, http: http, temporaryDirectory: configuration.temporaryDirectory,
+        maxBytes: Int64(configuration.logMaxBytes))
 }
 let handler = ResultHandler(client: client, checkName: configuration.github.checkName, logs: logs, logger: logger)
 let consumer: ResultConsumer

@@ -8,7 +8,8 @@ import Testing
 
     static func body(_ fields: [String: String]) -> [UInt8] {
         var all = [
-            "schema_version": "\"jobresult.v1\"", "request_id": "\"7f1c-1\"", "repo_owner": "\"org\"",
+            "schema_version": "\"jobresult.v1\"", "request_id": "\"7f1c0b9e-1d2a-5c3b-8e4f-0123456789ab\"",
+            "repo_owner": "\"org\"",
             "repo_name": "\"repo\"", "repo_url": "\"https://github.com/org/repo.git\"", "commit_sha": "\"\(sha)\"",
             "success": "true", "exit_code": "0", "summary": "\"ok\"", "completed_at": "\"2026-11-24T12:00:00Z\"",
         ]
@@ -22,7 +23,8 @@ import Testing
         #expect(
             result
                 == JobResult(
-                    requestID: "7f1c-1", owner: "org", repo: "repo", commitSHA: Self.sha, success: true, exitCode: 0,
+                    requestID: "7f1c0b9e-1d2a-5c3b-8e4f-0123456789ab", owner: "org", repo: "repo", commitSHA: Self.sha,
+                    success: true, exitCode: 0,
                     summary: "ok", completedAt: 1_795_521_600))
     }
 
@@ -43,6 +45,11 @@ import Testing
         (["schema_version": "-"], "schema_version is missing"),
         (["request_id": "\"../../etc\""], "request_id"),
         (["request_id": "-"], "request_id"),
+        (["request_id": "\"..\""], "request_id is missing or not a UUID"),
+        (["request_id": "\"7f1c-1\""], "request_id is missing or not a UUID"),
+        (["commit_sha": "\"\(String(repeating: "a", count: 41))\""], "commit_sha"),
+        (["repo_owner": "\"..\""], "is not a GitHub repository name"),
+        (["repo_name": "\".\""], "is not a GitHub repository name"),
         (["commit_sha": "\"main\""], "commit_sha"),
         (["success": "\"yes\""], "success has the wrong type"),
         (["success": "-"], "success is missing"),

@@ -12,6 +12,8 @@ final class FakeGitHub: Sendable {
         /// `(id, external_id)` of the runs on the first and second page.
         var firstPage: [(Int, String)] = [(7, "another-request")]
         var secondPage: [(Int, String)] = []
+        /// `(id, external_id)` of runs another App (id 77) made on the first page.
+        var otherAppRuns: [(Int, String)] = []
         /// Statuses of successive run PATCHes; the last repeats.
         var patchStatuses = [200]
         /// Every request answered 500.
@@ -61,7 +63,9 @@ final class FakeGitHub: Sendable {
             guard installationToken else { return unauthorized }
             guard request.target.hasSuffix("?filter=all&per_page=100") else { return notFound }
             let next = "http://\(request.headers["host"] ?? "")/repositories/1/commits/\(sha)/check-runs?page=2"
-            return .json(200, page(script.firstPage), headers: [("Link", "<\(next)>; rel=\"next\"")])
+            return .json(
+                200, page(script.firstPage, otherApp: script.otherAppRuns),
+                headers: [("Link", "<\(next)>; rel=\"next\"")])
         case ("GET", "/repositories/1/commits/\(sha)/check-runs"):
             guard installationToken else { return unauthorized }
             return .json(200, page(script.secondPage))
@@ -89,8 +93,10 @@ final class FakeGitHub: Sendable {
     private static let unauthorized = LoopbackHTTPServer.Reply.json(401, #"{"message": "Bad credentials"}"#)
     private static let notFound = LoopbackHTTPServer.Reply.json(404, #"{"message": "Not Found"}"#)
 
-    private static func page(_ runs: [(Int, String)]) -> String {
-        let items = runs.map { #"{"id": \#($0.0), "name": "Solstice CI", "external_id": "\#($0.1)"}"# }
-        return #"{"total_count": \#(runs.count), "check_runs": [\#(items.joined(separator: ", "))]}"#
+    private static func page(_ runs: [(Int, String)], otherApp: [(Int, String)] = []) -> String {
+        let items =
+            runs.map { #"{"id": \#($0.0), "name": "Solstice CI", "external_id": "\#($0.1)", "app": {"id": 4242}}"# }
+            + otherApp.map { #"{"id": \#($0.0), "name": "Other CI", "external_id": "\#($0.1)", "app": {"id": 77}}"# }
+        return #"{"total_count": \#(items.count), "check_runs": [\#(items.joined(separator: ", "))]}"#
     }
 }

@@ -12,7 +12,7 @@ import Testing
 /// `ResultHandler` (SPEC §8) against a loopback GitHub: which Check Run it writes, what it tells the broker
 /// (ack, dead-letter, leave), and how many calls it takes.
 @Suite struct ResultHandlerTests {
-    static let requestID = "7f1c-1"
+    static let requestID = "7f1c0b9e-1d2a-5c3b-8e4f-0123456789ab"
 
     static func body(success: Bool = true) -> [UInt8] {
         Array(
@@ -64,6 +64,15 @@ import Testing
         #expect(created["external_id"] as? String == Self.requestID)
         #expect(created["status"] as? String == "completed")
         #expect(created["conclusion"] as? String == "failure")
+    }
+
+    @Test func anotherAppsRunWithTheSameExternalIDIsLeftAlone() throws {
+        var script = FakeGitHub.Script()
+        script.otherAppRuns = [(99, Self.requestID)]
+        let github = try FakeGitHub(script)
+        defer { github.stop() }
+        #expect(try Self.handler(github).process(Self.body(success: true), shouldStop: { false }) == .ack)
+        #expect(github.lines == Self.lookup + Self.listing + ["POST /repos/o/r/check-runs"])
     }
 
     @Test func aRepositoryWithoutTheAppIsAckedWithNothingWritten() throws {

@@ -9,9 +9,8 @@ JOBS_QUEUE = "solstice.jobs.v1"
 JOBS_DLQ = "solstice.jobs.v1.dlq"
 DLX = "solstice.dlx"
 
-# JobResults: the orchestrator publishes, solstice-results consumes (AMQP_RESULTS_*; the daemons built here take
-# them from the jobs exchange).
-RESULTS_EXCHANGE = "solstice.jobs"
+# JobResults: the orchestrator publishes to their own exchange, solstice-results consumes (AMQP_RESULTS_*).
+RESULTS_EXCHANGE = "solstice.results"
 RESULTS_ROUTING_KEY = "jobresult.v1"
 RESULTS_QUEUE = "solstice.results.v1"
 RESULTS_DLQ = "solstice.results.v1.dlq"
