@@ -24,14 +24,16 @@ logs.mkdir(parents=True, exist_ok=True)
 log_text = "".join(f"step {i}: ok\n" for i in range(200))  # ~2.5 KB per job
 bodies = []
 per_commit = int(os.environ.get("BENCH_RUNS_PER_COMMIT", "5"))  # a workflow of 5 jobs per commit
+assert 1 <= per_commit <= 10, "BENCH_RUNS_PER_COMMIT: 1 to 10 (the request ids below keep one digit for the job)"
 for batch in range((n + per_commit - 1) // per_commit):
     sha = hashlib.sha1(uuid.uuid4().bytes).hexdigest()
     prefix = uuid.uuid4().hex[:8]
     count = min(per_commit, n - batch * per_commit)
-    gh.seed_check_runs(repo, count, name="Solstice CI / job {i}", head_sha=sha, external_id=prefix + "-{i}",
-                       status="queued")
+    # Request ids are UUIDs (SPEC §8): PREFIX-0000-5000-8000-00000000000I, "{i}" filled in by the stand-in.
+    gh.seed_check_runs(repo, count, name="Solstice CI / job {i}", head_sha=sha,
+                       external_id=prefix + "-0000-5000-8000-00000000000{i}", status="queued")
     for i in range(count):
-        rid = f"{prefix}-{i}"
+        rid = f"{prefix}-0000-5000-8000-00000000000{i}"
         (logs / f"{rid}.log").write_text(log_text)
         bodies.append(publishing.job_result(rid, sha, repo, i % 5 != 0, 0 if i % 5 else 1, "bench",
                                             completed_at="2026-11-24T12:00:00Z"))

@@ -587,9 +587,10 @@ results-restart)
     results_stop
     results_start
     ;;
+results-stop) results_stop ;;
 results-env) results_env ;;
 *)
-    echo "usage: $0 deps|up|down|broker-stop|broker-start|ctl|standin-start|standin-stop|fcgi-restart|results-restart|results-env [run|test|bench] [args]" >&2
+    echo "usage: $0 deps|up|down|broker-stop|broker-start|ctl|standin-start|standin-stop|fcgi-restart|results-restart|results-stop|results-env [run|test|bench] [args]" >&2
     exit 2
     ;;
 esac

@@ -37,23 +37,25 @@ public final class OutboxDrainer: Sendable {
         return (published, outbox.pendingFiles().count)
     }
 
-    /// Removes expired delivery records; returns how many.
+    /// Removes expired delivery records when no process of the host did in the last `interval` seconds; returns
+    /// how many.
     @discardableResult
-    public func sweep() -> Int {
-        let removed = records.sweep()
+    public func sweep(every interval: Int = 600) -> Int {
+        let removed = records.sweepIfDue(every: interval)
         if removed > 0 { logger.log(.info, "expired delivery records removed", ["count": .int(removed)]) }
         return removed
     }
 
-    /// Drains every `interval` seconds on a thread of its own, and sweeps expired records every `sweepInterval`.
-    public func start(interval: Double = 1, sweepInterval: Double = 600) {
+    /// Drains every `interval` seconds on a thread of its own, and sweeps expired records when due (every 10
+    /// minutes for the whole host).
+    public func start(interval: Double = 1) {
         Threads.start { [self] in
-            var lastSweep = 0.0
+            var lastCheck = 0.0
             while true {
                 if !outbox.pendingFiles().isEmpty { drainOnce() }
-                if MonotonicClock.now() - lastSweep > sweepInterval {
+                if MonotonicClock.now() - lastCheck > 60 {
                     sweep()
-                    lastSweep = MonotonicClock.now()
+                    lastCheck = MonotonicClock.now()
                 }
                 MonotonicClock.sleep(interval)
             }

@@ -56,3 +56,35 @@ public enum JSONField: Sendable, ExpressibleByStringLiteral {
         }
     }
 }
+
+extension JSONField: Decodable {
+    /// Any JSON value but a fractional number (nothing we write has one), so a reader can tell whole JSON from
+    /// torn JSON.
+    public init(from decoder: any Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var items: [JSONField] = []
+            while !array.isAtEnd { items.append(try array.decode(JSONField.self)) }
+            self = .array(items)
+        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            self = .object(try object.allKeys.map { ($0.stringValue, try object.decode(JSONField.self, forKey: $0)) })
+        } else {
+            let value = try decoder.singleValueContainer()
+            if value.decodeNil() {
+                self = .null
+            } else if let b = try? value.decode(Bool.self) {
+                self = .bool(b)
+            } else if let n = try? value.decode(Int.self) {
+                self = .int(n)
+            } else {
+                self = .string(try value.decode(String.self))
+            }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}

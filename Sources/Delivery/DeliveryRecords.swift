@@ -1,4 +1,5 @@
 import Base
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -22,10 +23,12 @@ public final class DeliveryRecords: Sendable {
         return (shard, shard + "/" + groupID + ".json")
     }
 
-    /// The answer recorded for delivery `groupID`, if any (a record cut short by a crash counts as none).
+    /// The answer recorded for delivery `groupID`, if any. A record that is not one whole JSON object (cut short
+    /// by a crash, or damaged) counts as none and is replaced by the next answer (SPEC §7).
     public func answer(groupID: String) -> [UInt8]? {
         guard let file = try? FileDescriptor(path: recordPath(groupID).file, flags: O_RDONLY),
-            let bytes = file.readAll(), bytes.last == UInt8(ascii: "}")
+            let bytes = file.readAll(), bytes.last == UInt8(ascii: "}"),
+            case .object = try? JSONDecoder().decode(JSONField.self, from: Data(bytes))
         else { return nil }
         return bytes
     }
@@ -58,5 +61,19 @@ public final class DeliveryRecords: Sendable {
             removed += spool.removeFiles(in: spool.deliveries + "/" + shard, olderThan: maxAge, now: now)
         }
         return removed + spool.removeFiles(in: spool.tmp, olderThan: 3600, now: now)
+    }
+
+    /// `sweep` when no process of the host swept in the last `interval` seconds (a marker file's time says when),
+    /// so records expire in every mode — one CGI process per request, `drain-spool`, serving — without every
+    /// process listing the directory. Returns how many files were removed.
+    @discardableResult
+    public func sweepIfDue(every interval: Int = 3600, now: Int = WallClock.now()) -> Int {
+        let marker = spool.deliveries + "/.last-sweep"
+        var info = stat()
+        if stat(marker, &info) == 0, now - Int(info.st_mtim.tv_sec) < interval { return 0 }
+        guard let file = try? FileDescriptor(path: marker, flags: O_WRONLY | O_CREAT) else { return 0 }
+        var times = [timespec(tv_sec: now, tv_nsec: 0), timespec(tv_sec: now, tv_nsec: 0)]
+        futimens(file.raw, &times)
+        return sweep(now: now)
     }
 }

@@ -169,7 +169,7 @@ let drainer = OutboxDrainer(
     outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
 if command == "drain-spool" {
     let (published, remaining) = drainer.drainOnce()
-    drainer.sweep()
+    drainer.sweep(every: 0)
     print("drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox")
     exit(remaining == 0 ? 0 : 1)
 }
@@ -196,6 +196,8 @@ do {
         listener = try FastCGIListener.open(address)
     } else if FastCGIListener.isCGI {
         CGIAdapter.serveOne(responder, environment: environment)
+        // One process per request and no drainer thread: records still expire (SPEC §7), at most hourly.
+        drainer.sweep(every: 3600)
         exit(0)
     } else {
         listener = try FastCGIListener.inherited()

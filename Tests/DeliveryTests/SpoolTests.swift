@@ -95,4 +95,34 @@ import Testing
         #expect(system("rm -rf '\(dir)'") == 0)
         #expect(throws: DeliveryError.self) { try spool.enqueue(groupID: "g", messages: [message("a")]) }
     }
+
+    /// SPEC §7: a record that is not one whole JSON object counts as absent, even when it happens to end in `}`.
+    @Test(arguments: [
+        #"{"delivery": "d", "jobs": [{"request_id": "a"}"#, #"{"delivery": "d", "jobs": [{"request_id": "a"}]"#,
+        #"{"delivery": "d"}}"#, #"["not", "an", "object"]"#, "", "}",
+    ])
+    func aTornRecordCountsAsAbsent(text: String) throws {
+        let (_, records, directory) = try spool()
+        let shard = directory.path + "/deliveries/g1"
+        #expect(mkdir(shard, 0o700) == 0)
+        let fd = open(shard + "/g1.json", O_WRONLY | O_CREAT, 0o600)
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        #expect(records.answer(groupID: "g1") == nil)
+        // The next answer replaces it.
+        try records.record(groupID: "g1", body: Array(#"{"delivery": "d", "jobs": []}"#.utf8))
+        #expect(records.answer(groupID: "g1") == Array(#"{"delivery": "d", "jobs": []}"#.utf8))
+    }
+
+    @Test func sweepingIsDueOncePerIntervalForTheWholeHost() throws {
+        let (_, records, directory) = try spool()
+        try records.record(groupID: "g", body: Array(#"{"a": 1}"#.utf8))
+        let later = Int(time(nil)) + 9 * 86_400
+        // Another process (a second DeliveryRecords on the same directory) sees the same marker.
+        let other = DeliveryRecords(spool: try SpoolDirectory(path: directory.path))
+        #expect(records.sweepIfDue(every: 3600, now: later) == 1)
+        #expect(other.sweepIfDue(every: 3600, now: later + 60) == 0)
+        try records.record(groupID: "h", body: Array(#"{"a": 1}"#.utf8))
+        #expect(other.sweepIfDue(every: 3600, now: later + 9 * 86_400) == 1)
+    }
 }

@@ -350,10 +350,11 @@ def test_thousand_results_in_a_row(rs):
     bodies = []
     for batch in range(10):
         sha = new_sha()
-        prefix = uuid.uuid4().hex[:8]
-        rs.gh.seed_check_runs(repo, 100, name="Solstice CI / job {i}", head_sha=sha,
-                              external_id=prefix + "-{i}", status="queued")
-        bodies += [job_result(f"{prefix}-{i}", sha, repo, i % 7 != 0, 0 if i % 7 else 1) for i in range(100)]
+        rids = [str(uuid.uuid4()) for _ in range(100)]  # request ids are UUIDs (SPEC §8)
+        for i, rid in enumerate(rids):
+            rs.gh.seed_check_runs(repo, 1, name=f"Solstice CI / job {i}", head_sha=sha, external_id=rid,
+                                  status="queued")
+        bodies += [job_result(rid, sha, repo, i % 7 != 0, 0 if i % 7 else 1) for i, rid in enumerate(rids)]
     started = time.time()
     rs.publish(*bodies)
     rs.wait_completed(repo, [b["request_id"] for b in bodies], timeout=240)
