@@ -37,13 +37,15 @@ let package = Package(
         layer("Events", ["Base", "Crypto"]),
         layer("Jobs", ["Base", "Events", "Workflow", "GitHub", "AMQP", "Delivery"]),
         // AMQP and GitHub for their settings (the daemon's configuration is composed of them) and check-config.
-        layer("Webhook", ["Base", "Crypto", "AMQP", "GitHub", "Delivery", "Events", "Jobs"]),
+        layer("Webhook", ["Base", "Crypto", "HTTP", "AMQP", "GitHub", "Delivery", "Events", "Jobs"]),
         layer("Background", ["Base", "AMQP", "Delivery", "Jobs"]),
         layer("Results", ["Base", "Crypto", "HTTP", "AMQP", "GitHub", "Events"]),
 
         .executableTarget(
             name: "solstice-fcgi",
-            dependencies: ["Base", "AMQP", "GitHub", "Delivery", "Workflow", "Jobs", "Webhook", "Background", "CFCGI"]),
+            dependencies: [
+                "Base", "HTTP", "AMQP", "GitHub", "Delivery", "Workflow", "Jobs", "Webhook", "Background", "CFCGI",
+            ]),
         .executableTarget(name: "solstice-results", dependencies: ["Base", "AMQP", "GitHub", "HTTP", "Results"]),
         // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl).
         .executableTarget(name: "kdl-bench", dependencies: ["KDL"]),

@@ -207,6 +207,8 @@ runtime_start() {
     mkdir -m 0755 "$RUNTIME" 2>/dev/null || true
     runtime_check # nobody else made it in the meantime
     chmod 0755 "$RUNTIME"
+    # solstice-fcgi gives its socket mode 0660 and this directory's group: the group of nginx's workers (nobody).
+    chgrp "$(id -gn nobody)" "$RUNTIME"
     mkdir -p -m 0755 "$RUNTIME/bin"
     local bin
     for bin in solstice-fcgi solstice-results; do

@@ -32,8 +32,10 @@ public struct GitHubSettings: Sendable {
     public static func load(_ env: Environment) throws(ConfigurationError) -> GitHubSettings {
         var settings = GitHubSettings()
         if let base = env.value("GITHUB_API_BASE") {
-            guard base.hasPrefix("https://") || base.hasPrefix("http://") else {
-                throw ConfigurationError(variable: "GITHUB_API_BASE", message: "expected an http(s) URL")
+            guard base.hasPrefix("https://") || (base.hasPrefix("http://") && Self.isLoopback(base)) else {
+                throw ConfigurationError(
+                    variable: "GITHUB_API_BASE",
+                    message: "expected an https:// URL (installation tokens travel on it); http:// only on loopback")
             }
             settings.apiBase = base.hasSuffix("/") ? String(base.dropLast()) : base
         }
@@ -47,6 +49,18 @@ public struct GitHubSettings: Sendable {
         if let url = settings.logsBaseURL, url.hasSuffix("/") { settings.logsBaseURL = String(url.dropLast()) }
         settings.app = try loadApp(env)
         return settings
+    }
+
+    /// True when `url`'s host is this machine: `localhost`, `127.x.y.z` or `[::1]`.
+    static func isLoopback(_ url: String) -> Bool {
+        guard let scheme = url.firstRange(of: "://") else { return false }
+        let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.contains("@") else { return false }
+        if authority.hasPrefix("[") { return authority.hasPrefix("[::1]") }
+        let host = authority.prefix { $0 != ":" }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     private static func loadApp(_ env: Environment) throws(ConfigurationError) -> GitHubAppCredentials? {

@@ -115,11 +115,13 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
 public final class HTTPClient: Sendable {
     private let pool = Mutex<[CurlEasy]>([])
     private let connectTimeout: Double
+    private let caBundle: String?
 
-    /// A client; `connectTimeout` bounds TCP and TLS connection setup.
-    public init(connectTimeout: Double = 5) {
+    /// A client; `connectTimeout` bounds TCP and TLS connection setup, `settings.caBundle` replaces the system's CAs.
+    public init(connectTimeout: Double = 5, settings: HTTPSettings = HTTPSettings()) {
         _ = CurlEasy.globalInit
         self.connectTimeout = connectTimeout
+        self.caBundle = settings.caBundle
     }
 
     /// Performs `request`; throws `HTTPError` when no HTTP response arrived.
@@ -127,7 +129,7 @@ public final class HTTPClient: Sendable {
         let easy: CurlEasy
         if let pooled = pool.withLock({ $0.popLast() }) { easy = pooled } else { easy = try CurlEasy() }
         defer { pool.withLock { $0.append(easy) } }
-        return try easy.perform(request, connectTimeout: connectTimeout)
+        return try easy.perform(request, connectTimeout: connectTimeout, caBundle: caBundle)
     }
 }
 
@@ -163,7 +165,7 @@ final class CurlEasy: @unchecked Sendable {
     }
 
     /// Performs one request (wraps `curl_easy_reset`, `curl_easy_setopt`, `curl_easy_perform`).
-    func perform(_ request: HTTPRequest, connectTimeout: Double) throws(HTTPError) -> HTTPResponse {
+    func perform(_ request: HTTPRequest, connectTimeout: Double, caBundle: String?) throws(HTTPError) -> HTTPResponse {
         curl_easy_reset(handle)
         let sink = Sink()
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -193,6 +195,7 @@ final class CurlEasy: @unchecked Sendable {
                     _ = ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
                     _ = ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
                     _ = ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+                    if let caBundle { _ = ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, caBundle) }
                     _ = ccurl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
                     _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
                     _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list)

@@ -1,6 +1,7 @@
 import AMQP
 import Base
 import GitHub
+import HTTP
 
 /// Everything solstice-results needs, read once from the environment (SPEC §2, §8) and validated before the first
 /// message.
@@ -17,6 +18,8 @@ public struct ResultsConfiguration: Sendable {
     public var logMaxBytes = 67_108_864
     /// Where logs are downloaded before the upload (`TMPDIR`) [/tmp].
     public var temporaryDirectory = "/tmp"
+    /// `CA_BUNDLE`.
+    public var http = HTTPSettings()
     /// `LOG_LEVEL`, `LOG_FORMAT`.
     public var log = LogSettings()
 
@@ -29,7 +32,7 @@ public struct ResultsConfiguration: Sendable {
             ConfigVariable("RESULTS_WORKERS", "4", "results handled at once, each on its own broker connection"),
             ConfigVariable("LOG_MAX_BYTES", "67108864", "the most of a job log downloaded and uploaded"),
             ConfigVariable("TMPDIR", "/tmp", "where logs are downloaded (unlinked files) before the upload"),
-        ] + LogSettings.variables
+        ] + HTTPSettings.variables + LogSettings.variables
 
     /// Reads SPEC §2 from `environment`.
     public static func load(_ env: Environment) throws(ConfigurationError) -> ResultsConfiguration {
@@ -44,6 +47,7 @@ public struct ResultsConfiguration: Sendable {
             config.logMaxBytes = n
         }
         if let dir = env.value("TMPDIR") { config.temporaryDirectory = dir }
+        config.http = try HTTPSettings.load(env)
         config.log = try LogSettings.load(env)
         return config
     }

@@ -1,6 +1,7 @@
 import AMQP
 import Base
 import GitHub
+import HTTP
 
 #if canImport(Glibc)
     import Glibc
@@ -20,6 +21,9 @@ public struct WebhookConfiguration: Sendable {
     public var listen: String?
     /// Requests one process serves at once (`FCGI_WORKERS`) [2 × CPUs].
     public var workers = 2 * WebhookConfiguration.cpuCount
+    /// Seconds a FastCGI client may hold a worker between connecting and being answered
+    /// (`FCGI_CLIENT_TIMEOUT`) [30s].
+    public var clientTimeout = 30
     /// Larger request bodies are answered 413 (`MAX_BODY_BYTES`) [26214400].
     public var maxBodyBytes = 26_214_400
     /// The broker and topology (`AMQP_*`).
@@ -36,6 +40,8 @@ public struct WebhookConfiguration: Sendable {
     public var spoolDir = "/var/spool/solstice"
     /// The App, API root, check name and log links; without an App no workflow expansion and no Check Runs.
     public var github = GitHubSettings()
+    /// `CA_BUNDLE`.
+    public var http = HTTPSettings()
     /// `LOG_LEVEL`, `LOG_FORMAT`.
     public var log = LogSettings()
 
@@ -63,13 +69,14 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("WEBHOOK_PATH", "/webhooks/github", "the only path answered (--webhook-path)"),
             ConfigVariable("FCGI_LISTEN", "fd 0, or one CGI request", "host:port or a unix socket path (--listen)"),
             ConfigVariable("FCGI_WORKERS", "2 × CPUs", "requests served at once by one process (--workers)"),
+            ConfigVariable("FCGI_CLIENT_TIMEOUT", "30s", "a client that stalls is cut off after this long"),
             ConfigVariable("MAX_BODY_BYTES", "26214400", "larger bodies get 413"),
             ConfigVariable("REPO_ALLOWLIST", "allow all", "comma-separated globs over owner/repo"),
             ConfigVariable("BRANCH_ALLOWLIST", "allow all", "comma-separated globs over branch names"),
             ConfigVariable("RUNS_ON_DEFAULT", nil, "runner label when nothing else names one"),
             ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
             ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
-        ] + AMQPSettings.variables + GitHubSettings.variables + LogSettings.variables
+        ] + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables + LogSettings.variables
 
     /// Reads SPEC §2 from `env` (flags already applied).
     public static func load(_ env: Environment) throws(ConfigurationError) -> WebhookConfiguration {
@@ -89,6 +96,13 @@ public struct WebhookConfiguration: Sendable {
         config.listen = env.value("FCGI_LISTEN")
         if let n = try env.integer("FCGI_WORKERS", in: 1...1024, "expected a whole number from 1 to 1024") {
             config.workers = n
+        }
+        if let text = env.value("FCGI_CLIENT_TIMEOUT") {
+            guard let seconds = DurationText.seconds(text), (1...3600).contains(seconds) else {
+                throw ConfigurationError(
+                    variable: "FCGI_CLIENT_TIMEOUT", message: "expected a duration from 1s to 1h (30s, 2m)")
+            }
+            config.clientTimeout = seconds
         }
         if let n = try env.integer("MAX_BODY_BYTES", in: 1...Int.max, "expected a positive number of bytes") {
             config.maxBodyBytes = n
@@ -110,6 +124,7 @@ public struct WebhookConfiguration: Sendable {
         }
         if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }
         config.github = try GitHubSettings.load(env)
+        config.http = try HTTPSettings.load(env)
         config.log = try LogSettings.load(env)
         if config.devModeRequested && config.github.app != nil {
             throw ConfigurationError(

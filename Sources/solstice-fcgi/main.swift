@@ -3,6 +3,7 @@ import Background
 import Base
 import Delivery
 import GitHub
+import HTTP
 import Jobs
 import Webhook
 import Workflow
@@ -26,6 +27,8 @@ import Workflow
 // | outbox drainer               | nothing of its own                          | SPOOL_DIR/outbox files, claimed with |
 // |                              |                                             | flock; publishes through the         |
 // |                              |                                             | publisher                            |
+// | stall watchdog               | nothing                                     | each worker's phase (mutex); shuts   |
+// |                              |                                             | down a connection held too long      |
 // | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
 //
 // Check Runs are written by the worker that answered, after its answer is out (WebhookResponder.afterAnswer).
@@ -118,7 +121,9 @@ do {
 }
 let logger = configuration.log.logger
 let github = configuration.github.app.map {
-    GitHubClient(credentials: $0, apiBase: configuration.github.apiBase, logger: logger)
+    GitHubClient(
+        credentials: $0, apiBase: configuration.github.apiBase, http: HTTPClient(settings: configuration.http),
+        logger: logger)
 }
 
 // MARK: - Commands
@@ -208,10 +213,12 @@ do {
 
 Shutdown.install { logger.log(.info, $0) }
 drainer.start()
+let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)
+watchdog.start()
 logger.log(
     .info, "serving FastCGI",
     ["listen": .string(configuration.listen ?? "fd 0"), "workers": .int(configuration.workers)])
 for _ in 1..<configuration.workers {
-    Threads.start { FastCGIWorker(listener: listener).run(responder, logger: logger) }
+    Threads.start { FastCGIWorker(listener: listener, watchdog: watchdog).run(responder, logger: logger) }
 }
-FastCGIWorker(listener: listener).run(responder, logger: logger)
+FastCGIWorker(listener: listener, watchdog: watchdog).run(responder, logger: logger)

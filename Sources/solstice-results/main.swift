@@ -58,7 +58,7 @@ if configuration.s3 != nil && configuration.github.logsBaseURL == nil {
     logger.log(.warning, "S3_BUCKET is set but LOGS_BASE_URL is not: there is no log to store")
 }
 
-let http = HTTPClient()
+let http = HTTPClient(settings: configuration.http)
 let client = GitHubClient(
     credentials: credentials, apiBase: configuration.github.apiBase, http: http, logger: logger)
 let logs = configuration.github.logsBaseURL.map {

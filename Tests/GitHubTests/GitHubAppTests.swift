@@ -118,4 +118,23 @@ import Testing
         #expect(RFC3339.parse(text) == 1_795_521_600)
         #expect(RFC3339.format(secondsSince1970: RFC3339.parse(text)!) == "2026-11-24T12:00:00Z")
     }
+
+    /// SPEC v2 §2: installation tokens travel on GITHUB_API_BASE, so plain http is for loopback only.
+    @Test(arguments: [
+        ("https://ghe.example/api/v3", true), ("http://127.0.0.1:18090", true), ("http://localhost:8080/", true),
+        ("http://[::1]:9000", true), ("http://127.1.2.3", true), ("http://ghe.example/api/v3", false),
+        ("http://127.0.0.1.evil.example", false), ("http://user@127.0.0.1", false), ("http://10.0.0.1", false),
+        ("ftp://127.0.0.1", false),
+    ])
+    func apiBaseIsHttpsUnlessLoopback(base: String, accepted: Bool) {
+        let result = Result { () throws(ConfigurationError) in
+            try GitHubSettings.load(Environment(["GITHUB_API_BASE": base]))
+        }
+        switch result {
+        case .success: #expect(accepted, "\(base) was accepted")
+        case .failure(let error):
+            #expect(!accepted, "\(base) was refused")
+            #expect(error.variable == "GITHUB_API_BASE")
+        }
+    }
 }

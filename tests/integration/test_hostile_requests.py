@@ -3,7 +3,11 @@ by CONTENT_LENGTH, a header line smuggled into an answer, a blank secret that si
 FastCGI socket is spoken to directly (fcgi_client), as an attacker on the host would, not only through nginx."""
 import json
 import os
+import socket
+import stat
+import struct
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -134,3 +138,33 @@ def test_payload_fields_that_end_up_in_urls_are_validated_before_use(clean, fiel
     assert clean.drain() == []
     if gh:
         assert gh.requests() == []  # GitHub was never asked anything about it
+
+
+def test_a_client_that_stalls_is_cut_off_and_frees_its_worker(clean, tmp_path):
+    sock = str(tmp_path / "s.sock")
+    env = {"PATH": os.environ["PATH"], "GITHUB_WEBHOOK_SECRET": clean.secret.decode(), "AMQP_URL": clean.amqp_url,
+           "SPOOL_DIR": str(tmp_path / "spool"), "FCGI_LISTEN": sock, "FCGI_WORKERS": "1",
+           "FCGI_CLIENT_TIMEOUT": "2s"}
+    proc = subprocess.Popen([clean.fcgi_bin], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock):
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        # Only the web server's group may connect: mode 0660, the directory's group.
+        info = os.stat(sock)
+        assert stat.S_IMODE(info.st_mode) == 0o660 and info.st_gid == os.stat(tmp_path).st_gid
+        staller = socket.socket(socket.AF_UNIX)
+        staller.connect(sock)
+        staller.sendall(fcgi_client._record(fcgi_client.BEGIN_REQUEST, struct.pack(">HB5x", 1, 0)))
+        # The only worker is held by the staller until it is cut off; then this request is served.
+        status, _, body = fcgi_client.request(sock, params(clean, PUSH), PUSH, timeout=20)
+        assert status == 202, body
+        staller.settimeout(20)
+        assert staller.recv(1) == b""  # the staller's connection was closed
+        staller.close()
+        assert len(clean.drain(expect=1)) == 1
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "FastCGI client cut off" in err

@@ -300,6 +300,9 @@ def test_broker_down_spools_and_drains_after_restart(clean_web):
     finally:
         clean.stack("broker-start")
     assert clean.wait_drained()
+    # The broker's restart can outlast the web server's keep-alive (lighttpd's max-read-idle is 9 s): a POST is not
+    # retried on a connection the server closed meanwhile, so start a new one.
+    clean.session.close()
     r = clean.post(PUSH, delivery=delivery())
     assert r.status_code == 202 and r.json()["spooled"] is False, r.text
     messages = clean.drain(expect=4)
