@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base"]),
-        .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base"]),
+        .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Events", "Base", "TestSupport"]),
         .testTarget(
             name: "WebhookTests",
