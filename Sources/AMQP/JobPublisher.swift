@@ -39,7 +39,13 @@ public final class JobPublisher: MessagePublishing {
     private let wakeWrite: Int32
 
     /// A publisher for `settings`; the thread starts now, the connection on the first publish.
-    public init(settings: AMQPSettings, logger: Logger, confirmTimeout: Double = 5) throws(AMQPAddressError) {
+    ///
+    /// With `connectAtStart` the thread connects (and so declares the jobs' topology) right away, so the queue
+    /// exists for the orchestrator before the first webhook; a failure then is only logged, the next publish tries
+    /// again.
+    public init(
+        settings: AMQPSettings, logger: Logger, confirmTimeout: Double = 5, connectAtStart: Bool = false
+    ) throws(AMQPAddressError) {
         self.settings = settings
         self.address = try AMQPAddress(url: settings.url)
         self.logger = logger
@@ -50,7 +56,7 @@ public final class JobPublisher: MessagePublishing {
         wakeRead = fds[0]
         wakeWrite = fds[1]
         let loop = PublisherLoop(owner: self)
-        Threads.start { loop.run() }
+        Threads.start { loop.run(connectingFirst: connectAtStart) }
     }
 
     /// Queues `messages` for the publisher thread and waits for their confirms (at most the confirm timeout).
@@ -202,7 +208,15 @@ private final class PublisherLoop: @unchecked Sendable {
 
     init(owner: JobPublisher) { self.owner = owner }
 
-    func run() {
+    func run(connectingFirst: Bool) {
+        if connectingFirst {
+            do {
+                connection = try owner.connect()
+            } catch {
+                owner.log(
+                    .warning, "broker not reachable at start: connecting again on the first publish", error.message)
+            }
+        }
         while true {
             publishPending()
             guard let connection else {

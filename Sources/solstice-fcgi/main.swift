@@ -158,7 +158,10 @@ signal(SIGPIPE, SIG_IGN)
 
 let publisher: JobPublisher
 do {
-    publisher = try JobPublisher(settings: configuration.amqp, logger: logger)
+    // Serving: connect now, so the jobs' queue exists before the first webhook (not for one CGI request).
+    publisher = try JobPublisher(
+        settings: configuration.amqp, logger: logger,
+        connectAtStart: command == "serve" && (configuration.listen != nil || !FastCGIListener.isCGI))
 } catch {
     tool.fail("invalid configuration: AMQP_URL: \(error.message)")
 }
