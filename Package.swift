@@ -37,7 +37,8 @@ let package = Package(
         layer("Events", ["Base", "Crypto"]),
         layer("Jobs", ["Base", "Events", "Workflow", "GitHub", "AMQP", "Delivery"]),
         // AMQP and GitHub for their settings (the daemon's configuration is composed of them) and check-config.
-        layer("Webhook", ["Base", "Crypto", "AMQP", "GitHub", "Delivery", "Events", "Jobs"]),
+        // Workflow for its limits, part of the daemon's configuration.
+        layer("Webhook", ["Base", "Crypto", "AMQP", "GitHub", "Delivery", "Events", "Workflow", "Jobs"]),
         layer("Background", ["Base", "AMQP", "Delivery", "Jobs"]),
         layer("Results", ["Base", "Crypto", "HTTP", "AMQP", "GitHub", "Events"]),
 
@@ -54,11 +55,12 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Base", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Base", "TestSupport"]),
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL", "Base"], exclude: ["Fixtures"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base"]),
         .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Events", "Base", "TestSupport"]),
+        .testTarget(
+            name: "JobsTests", dependencies: ["Jobs", "Events", "Workflow", "GitHub", "Crypto", "Base", "TestSupport"]),
         .testTarget(
             name: "WebhookTests",
             dependencies: [
