@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the KDL parser with libFuzzer for SECONDS (default 60), seeded with the conformance inputs and the kept crash
+# Fuzzes the KDL parser and the workflow reader (with the SPEC §5 limits, default and tight: Fuzz/KDLFuzz.swift) with
+# libFuzzer for SECONDS (default 60), seeded with the conformance inputs, the workflow fixtures and the kept crash
 # inputs. Seeds are copied to a temporary corpus; nothing is written into the repository except new crash files,
 # which libFuzzer leaves in .build-fuzz/artifacts/ (copy them to Tests/KDLTests/Fixtures/kdl-crashes/ once fixed).
 #
@@ -42,6 +43,13 @@ else
 fi
 cp "$suite"/input/*.kdl "$corpus"/ 2>/dev/null || echo "warning: no seeds in $suite/input" >&2
 find "$root/Tests/KDLTests/Fixtures/kdl-crashes" -type f ! -name README.md -exec cp {} "$corpus"/ \; 2>/dev/null || true
+# The workflow fixtures too: the harness reads every input as a workflow under tight limits as well.
+for f in "$root"/Tests/WorkflowTests/Fixtures/workflow/*.kdl; do cp "$f" "$corpus/workflow-$(basename "$f")"; done
+
+# A fatalError in the harness must reach libFuzzer's crash handler (which writes the artifact): Swift's own
+# backtracer would take the signal first, trip ASan reading the crashed process's memory, and hang, holding the
+# output pipe open.
+export SWIFT_BACKTRACE=enable=no
 
 jobs="${JOBS:-1}"
 args=(-max_total_time="$seconds" -timeout=10 -dict="$root/Fuzz/kdl.dict" -rss_limit_mb=2048 -max_len=65536

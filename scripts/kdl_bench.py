@@ -10,6 +10,11 @@ both parsers, their ratio, and the memory our parsed document holds relative to 
     python3 scripts/kdl_bench.py [--size-mb 10] [--keep DIR]
 
 Targets: throughput >= 2x ckdl's, parsed document <= 4x the source size.
+
+Then workflow parse times in milliseconds (SPEC §5: "a file at the limits takes milliseconds, never seconds"): a
+generated 1 MB workflow (~9,000 jobs; parsed with the limits lifted, so the whole file is read, and with the defaults,
+which refuse it before parsing) and a 256-job workflow (WORKFLOW_MAX_JOBS), each next to the same run's parse of a
+1 MB plain KDL document as the baseline. Target: every workflow parse under 100 ms.
 """
 import argparse
 import os
@@ -65,6 +70,59 @@ def generate(size):
         total += len(b.encode())
         i += 1
     return "".join(parts).encode()
+
+
+def workflow(jobs=None, size=None):
+    """A workflow.kdl of `jobs` jobs, or of as many as make `size` bytes, in the SPEC §5 shape."""
+    parts, total, i = ['workflow name="bench" {\n'], 0, 0
+    while (jobs is not None and i < jobs) or (size is not None and total < size):
+        job = (f'    job "job-{i}" runs_on="ubuntu-24.04" {{\n'
+               f'        script ".solstice/job-{i}.sh"\n'
+               f'        step "fmt" {{ run "cargo fmt --check" }}\n'
+               f'    }}\n')
+        parts.append(job)
+        total += len(job)
+        i += 1
+    parts.append("}\n")
+    return "".join(parts).encode(), i
+
+
+def workflow_times(workdir, iterations):
+    """Milliseconds of WorkflowParser on the workflows, and of the KDL parser on 1 MB of plain KDL (baseline)."""
+    plain = generate(1_000_000)
+    big, big_jobs = workflow(size=1_000_000)
+    small, _ = workflow(jobs=256)
+    files = {}
+    for name, data in [("plain-1mb", plain), ("workflow-1mb", big), ("workflow-256-jobs", small)]:
+        files[name] = os.path.join(workdir, name + ".kdl")
+        with open(files[name], "wb") as f:
+            f.write(data)
+    n = str(iterations)
+    base = ours(files["plain-1mb"], iterations)[1]
+
+    def run(path, *limits):
+        out = subprocess.run([BENCH, "--workflow", "-n", n, *limits, path], capture_output=True, text=True,
+                             check=True).stdout
+        return dict(re.findall(r"(\w+)=(\S+)", out.splitlines()[-1]))
+
+    rows = [
+        (f"1 MB workflow, {big_jobs} jobs, limits lifted", run(files["workflow-1mb"], "--max-bytes", "2000000",
+                                                               "--max-jobs", "100000")),
+        ("1 MB workflow, default limits", run(files["workflow-1mb"])),
+        (f"256-job workflow ({len(small) / 1e3:.0f} kB), default limits", run(files["workflow-256-jobs"])),
+    ]
+    print(f"== workflow parse, ms (best / mean of {iterations}), same run")
+    print(f"   baseline, KDL parse of 1 MB plain KDL ({base['nodes']} nodes): "
+          f"{float(base['best_ms']):.2f} / {float(base['mean_ms']):.2f} ms")
+    ok = True
+    for label, fields in rows:
+        outcome = fields.get("jobs") and f"{fields['jobs']} jobs" or "refused: " + fields.get("error", "?").replace(
+            "_", " ")
+        best, mean = float(fields["best_ms"]), float(fields["mean_ms"])
+        print(f"   {label}: {best:.2f} / {mean:.2f} ms ({best / float(base['best_ms']):.2f}x the baseline; {outcome})")
+        ok = ok and mean < 100
+    print("   [target: every workflow parse < 100 ms]")
+    return ok
 
 
 def conformance_concat(ckdl):
@@ -144,6 +202,7 @@ def main():
               f"peak RSS of the bench process {int(fields['peak_rss']) / 1e6:.1f} MB")
         if label == "generated":
             ok = ok and ratio >= 2 and memory_ratio <= 4
+    ok = workflow_times(workdir, args.iterations) and ok
     if not args.keep:
         for name in os.listdir(workdir):
             os.remove(os.path.join(workdir, name))

@@ -49,11 +49,14 @@ public final class WorkflowExpander: JobExpanding {
 
     private let client: GitHubClient
     private let logger: Logger
+    private let limits: WorkflowLimits
 
-    /// An expander reading through `client`.
-    public init(client: GitHubClient, logger: Logger) {
+    /// An expander reading through `client`; a workflow over `limits` (SPEC §5) is rejected like one that does
+    /// not parse.
+    public init(client: GitHubClient, logger: Logger, limits: WorkflowLimits = WorkflowLimits()) {
         self.client = client
         self.logger = logger
+        self.limits = limits
     }
 
     /// The workflow's jobs at the trigger's commit, or one job without it (see the type's note).
@@ -72,7 +75,7 @@ public final class WorkflowExpander: JobExpanding {
             if response.status == 404 { return Expansion(appInstalled: true, jobs: [.withoutWorkflow]) }
             try GitHubClient.expect(200, response, "GET \(Self.path) at \(trigger.commitSHA)")
             do {
-                let workflow = try WorkflowParser.parse(response.body)
+                let workflow = try WorkflowParser.parse(response.body, limits: limits)
                 let jobs = workflow.jobs.map {
                     PlannedJob(
                         workflowJobID: $0.id, runsOn: $0.runsOn, scriptPath: $0.scriptPath, workflowPath: Self.path)

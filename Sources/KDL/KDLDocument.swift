@@ -19,7 +19,9 @@ public struct KDLDocument: Sendable {
     public var memoryFootprint: Int { storage.memoryFootprint }
 
     /// Line 1, column 1 of the source: where an error about the whole document points.
-    public var startLocation: KDLSourceLocation { KDLSourceLocation(offset: 0, in: storage.source) }
+    public var startLocation: KDLSourceLocation {
+        KDLSourceLocation(offset: 0, line: 1, lineStart: 0, in: storage.source)
+    }
 
     /// Parses UTF-8 `bytes`. With `version` nil: as KDL 2.0, falling back to KDL 1.0 if that fails (a leading
     /// `/- kdl-version N` marker picks one grammar instead); when both fail, the 2.0 error is thrown.

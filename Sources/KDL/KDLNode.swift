@@ -39,8 +39,12 @@ public struct KDLNode: Sendable {
     /// The child nodes named `name`.
     public func children(named name: String) -> [KDLNode] { children.filter { $0.isNamed(name) } }
 
-    /// Where the node starts (its type annotation or name) in the source.
-    public var location: KDLSourceLocation {
-        KDLSourceLocation(offset: Int(record.offset & ~KDLNodeRecord.typedFlag), in: storage.source)
-    }
+    /// Where the node starts (its type annotation or name) in the source. The first location asked of a document
+    /// indexes its lines; each one after that costs a binary search and the node's line up to the node.
+    public var location: KDLSourceLocation { storage.location(at: offset) }
+
+    /// The 1-based line the node starts on: `location.line` without building the line's text.
+    public var line: Int { storage.lineIndex.line(at: offset).line }
+
+    private var offset: Int { Int(record.offset & ~KDLNodeRecord.typedFlag) }
 }

@@ -15,7 +15,8 @@ public struct KDLSourceLocation: Sendable, Equatable {
     /// Whitespace that puts a `^` under the column when printed below `lineText` (tabs where the line has tabs).
     public let caretIndent: String
 
-    /// Locates byte `offset` of `source` (which need not be valid UTF-8).
+    /// Locates byte `offset` of `source` (which need not be valid UTF-8). This scans the source up to `offset` to
+    /// count lines: right for one location (an error); a parsed document answers many through its line index.
     public init(offset: Int, in source: [UInt8]) {
         let offset = min(max(offset, 0), source.count)
         var line = 1
@@ -31,24 +32,34 @@ public struct KDLSourceLocation: Sendable, Equatable {
                 i += 1
             }
         }
-        var lineEnd = offset
-        while lineEnd < source.count && KDLSourceLocation.newlineLength(source, lineEnd) == 0 { lineEnd += 1 }
+        self.init(offset: offset, line: line, lineStart: lineStart, in: source)
+    }
 
-        let before = KDLSourceLocation.printable(source[lineStart..<offset])
+    /// Locates byte `offset` of `source` with the line already known (from a `KDLLineIndex`). The work is that of
+    /// the line up to `offset` (for the column) and a bounded window after it, however long the line.
+    init(offset: Int, line: Int, lineStart: Int, in source: [UInt8]) {
+        // Enough bytes after the offset for every scalar the window can show, and one more to know it is cut.
+        let afterLimit = min(source.count, offset + 4 * (KDLSourceLocation.maxShownLine + 2))
+        var lineEnd = offset
+        while lineEnd < afterLimit && KDLSourceLocation.newlineLength(source, lineEnd) == 0 { lineEnd += 1 }
+
+        let beforeText = String(decoding: source[lineStart..<offset], as: UTF8.self).unicodeScalars
+        let beforeCount = beforeText.count
         let after = KDLSourceLocation.printable(source[offset..<lineEnd])
         self.offset = offset
         self.line = line
-        self.column = before.count + 1
+        self.column = beforeCount + 1
 
-        // Keep at most a window of the line around the column.
+        // Keep at most a window of the line around the column (`after` holds at most the window and one more
+        // scalar, which is enough to decide both cuts).
         let half = KDLSourceLocation.maxShownLine / 2
-        var shownBefore = before[...]
+        var shownBefore = KDLSourceLocation.printable(beforeText.suffix(KDLSourceLocation.maxShownLine))[...]
         var shownAfter = after[...]
         var lead = ""
         var trail = ""
-        if before.count + after.count > KDLSourceLocation.maxShownLine {
-            if before.count > half {
-                shownBefore = before.suffix(half)
+        if beforeCount + after.count > KDLSourceLocation.maxShownLine {
+            if beforeCount > half {
+                shownBefore = shownBefore.suffix(half)
                 lead = "…"
             }
             let room = KDLSourceLocation.maxShownLine - shownBefore.count
@@ -73,7 +84,11 @@ public struct KDLSourceLocation: Sendable, Equatable {
     /// Scalars of `bytes` with invalid UTF-8, controls and invisible direction changes replaced by U+FFFD, so that
     /// printing a line of a hostile file cannot garble a terminal.
     private static func printable(_ bytes: ArraySlice<UInt8>) -> [Unicode.Scalar] {
-        String(decoding: bytes, as: UTF8.self).unicodeScalars.map { scalar in
+        printable(String(decoding: bytes, as: UTF8.self).unicodeScalars[...])
+    }
+
+    private static func printable(_ scalars: Substring.UnicodeScalarView) -> [Unicode.Scalar] {
+        scalars.map { scalar in
             let v = scalar.value
             let unsafe =
                 (v < 0x20 && v != 0x09) || (v >= 0x7F && v < 0xA0) || KDLCharacters.isDirectionControl(v)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One node: its name, where it starts in the source, where its entries start, and where its subtree ends. Nodes are
 /// stored in document (pre-)order, so a node's children follow it and its entries end where the next node's begin.
 struct KDLNodeRecord: Sendable {
@@ -31,7 +33,8 @@ struct KDLAnnotationRecord: Sendable {
     var type: KDLStringRef
 }
 
-/// The tables of a parsed document. Immutable once built, so it can be shared between threads.
+/// The tables of a parsed document. Immutable once built, so it can be shared between threads; the one thing added
+/// later, the line index, is built under a lock the first time a location is asked for.
 final class KDLStorage: Sendable {
     let version: KDLVersion
     let source: [UInt8]
@@ -42,6 +45,9 @@ final class KDLStorage: Sendable {
     let nodeTypes: [KDLAnnotationRecord]
     let argumentTypes: [KDLAnnotationRecord]
     let propertyTypes: [KDLAnnotationRecord]
+    /// Where lines start, built on the first location asked for (most parses never need one); and how many times it
+    /// was built, which tests hold at one.
+    private let lines = Mutex<(index: KDLLineIndex?, builds: Int)>((nil, 0))
 
     init(
         version: KDLVersion, source: [UInt8], decoded: [UInt8], nodes: [KDLNodeRecord], arguments: [KDLValueRecord],
@@ -57,6 +63,26 @@ final class KDLStorage: Sendable {
         self.nodeTypes = nodeTypes
         self.argumentTypes = argumentTypes
         self.propertyTypes = propertyTypes
+    }
+
+    /// The line index, built once.
+    var lineIndex: KDLLineIndex {
+        lines.withLock { lines in
+            if let index = lines.index { return index }
+            let index = KDLLineIndex(source)
+            lines = (index, lines.builds + 1)
+            return index
+        }
+    }
+
+    /// How many times the line index was built (0 or 1).
+    var lineIndexBuilds: Int { lines.withLock { $0.builds } }
+
+    /// The location of byte `offset` of the source, through the line index.
+    func location(at offset: Int) -> KDLSourceLocation {
+        let offset = min(max(offset, 0), source.count)
+        let (line, start) = lineIndex.line(at: offset)
+        return KDLSourceLocation(offset: offset, line: line, lineStart: start, in: source)
     }
 
     var memoryFootprint: Int {

@@ -2,6 +2,7 @@ import AMQP
 import Base
 import GitHub
 import HTTP
+import Workflow
 
 #if canImport(Glibc)
     import Glibc
@@ -36,6 +37,8 @@ public struct WebhookConfiguration: Sendable {
     public var runsOnDefault: String?
     /// Per-repository labels, keyed by `owner/repo` (`RUNS_ON_MAP`).
     public var runsOnMap: [String: String] = [:]
+    /// What a repository's workflow may ask for (`WORKFLOW_MAX_BYTES`, `WORKFLOW_MAX_JOBS`, `RUNS_ON_ALLOWED`).
+    public var workflowLimits = WorkflowLimits()
     /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
     public var spoolDir = "/var/spool/solstice"
     /// The App, API root, check name and log links; without an App no workflow expansion and no Check Runs.
@@ -76,7 +79,8 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("RUNS_ON_DEFAULT", nil, "runner label when nothing else names one"),
             ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
             ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
-        ] + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables + LogSettings.variables
+        ] + WorkflowLimits.variables + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables
+        + LogSettings.variables
 
     /// Reads SPEC §2 from `env` (flags already applied).
     public static func load(_ env: Environment) throws(ConfigurationError) -> WebhookConfiguration {
@@ -122,6 +126,7 @@ public struct WebhookConfiguration: Sendable {
                 config.runsOnMap[parts[0].lowercased()] = parts[1]
             }
         }
+        config.workflowLimits = try WorkflowLimits.load(env)
         if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }
         config.github = try GitHubSettings.load(env)
         config.http = try HTTPSettings.load(env)

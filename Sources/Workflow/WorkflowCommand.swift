@@ -14,10 +14,11 @@ public enum WorkflowCommand {
         public var exitCode: Int32
     }
 
-    /// Parses `bytes`, naming the file `fileName` in errors (use `-` or `<stdin>` for standard input).
-    public static func run(fileName: String, bytes: [UInt8]) -> Output {
+    /// Parses `bytes` within `limits` (those the daemon would apply, so the command refuses what it refuses),
+    /// naming the file `fileName` in errors (use `-` or `<stdin>` for standard input).
+    public static func run(fileName: String, bytes: [UInt8], limits: WorkflowLimits = WorkflowLimits()) -> Output {
         do {
-            let workflow = try WorkflowParser.parse(bytes)
+            let workflow = try WorkflowParser.parse(bytes, limits: limits)
             return Output(stdout: json(workflow), stderr: "", exitCode: 0)
         } catch {
             return Output(stdout: "", stderr: error.render(fileName: fileName) + "\n", exitCode: 1)

@@ -1,8 +1,12 @@
 // Measures the KDL parser: for each file, parse it N times (build with -c release), report throughput, the memory a
-// parsed document holds, and the process's peak RSS (VmHWM). scripts/kdl_bench.py drives it and compares with ckdl.
+// parsed document holds, and the process's peak RSS (VmHWM). With --workflow, times WorkflowParser instead (SPEC §5
+// limits: the defaults, or --max-bytes/--max-jobs to lift them). scripts/kdl_bench.py drives it and compares with
+// ckdl.
 //
 //   swift build -c release --product kdl-bench && .build/release/kdl-bench -n 10 big.kdl
+//   .build/release/kdl-bench --workflow -n 10 [--max-bytes N] [--max-jobs N] workflow.kdl
 import KDL
+import Workflow
 
 #if canImport(Glibc)
     import Glibc
@@ -47,15 +51,63 @@ func fixed(_ value: Double) -> String {
     return "\(hundredths / 100)." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
 }
 
+/// Times `WorkflowParser.parse` on each file: best and mean milliseconds, and what it gave (jobs, or the error).
+func benchWorkflows(_ paths: [String], iterations: Int, limits: WorkflowLimits) {
+    for path in paths {
+        guard let bytes = readFile(path) else {
+            print("\(path): cannot read")
+            exit(1)
+        }
+        var best = Double.infinity
+        var total = 0.0
+        var outcome = ""
+        for _ in 0..<iterations {
+            let start = now()
+            let result = Result { () throws(WorkflowError) in try WorkflowParser.parse(bytes, limits: limits) }
+            let elapsed = now() - start
+            best = min(best, elapsed)
+            total += elapsed
+            switch result {
+            case .success(let workflow): outcome = "jobs=\(workflow.jobs.count)"
+            case .failure(let error):
+                outcome = "error=\(error.line):\(error.message.split(separator: " ").prefix(8).joined(separator: "_"))"
+            }
+        }
+        let mean = total / Double(iterations)
+        print(
+            "\(path): \(bytes.count) bytes: \(fixed(best * 1e3)) ms best, \(fixed(mean * 1e3)) ms mean of \(iterations)"
+        )
+        print("RESULT file=\(path) bytes=\(bytes.count) best_ms=\(best * 1e3) mean_ms=\(mean * 1e3) \(outcome)")
+    }
+}
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 var iterations = 5
-if let i = arguments.firstIndex(of: "-n"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) {
-    iterations = max(1, n)
+var workflowMode = false
+var limits = WorkflowLimits()
+/// The number after flag `name`, removed from `arguments`.
+func option(_ name: String, _ arguments: inout [String]) -> Int? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count, let n = Int(arguments[i + 1]) else {
+        return nil
+    }
     arguments.removeSubrange(i...(i + 1))
+    return n
+}
+if let n = option("-n", &arguments) { iterations = max(1, n) }
+if let n = option("--max-bytes", &arguments) { limits.maxBytes = n }
+if let n = option("--max-jobs", &arguments) { limits.maxJobs = n }
+if let i = arguments.firstIndex(of: "--workflow") {
+    workflowMode = true
+    arguments.remove(at: i)
 }
 if arguments.isEmpty {
     print("usage: kdl-bench [-n ITERATIONS] FILE...")
+    print("       kdl-bench --workflow [-n ITERATIONS] [--max-bytes N] [--max-jobs N] FILE...")
     exit(2)
+}
+if workflowMode {
+    benchWorkflows(arguments, iterations: iterations, limits: limits)
+    exit(0)
 }
 
 for path in arguments {
@@ -95,7 +147,7 @@ for path in arguments {
     )
     print(
         "RESULT file=\(path) bytes=\(size) nodes=\(document.totalNodeCount) mean_mbps=\(meanRate) "
-            + "best_mbps=\(bestRate) "
+            + "best_mbps=\(bestRate) best_ms=\(best * 1e3) mean_ms=\(total / Double(iterations) * 1e3) "
             + "document_bytes=\(footprint) document_rss_delta=\(rssWithDocument - rssBefore) "
             + "peak_rss=\(procStatus("VmHWM"))"
     )

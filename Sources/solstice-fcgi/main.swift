@@ -95,7 +95,14 @@ while let arg = args.popFirst() {
 }
 
 if command == "workflow" {
-    // Parse a workflow file and print its jobs (SPEC §9); needs no configuration.
+    // Parse a workflow file and print its jobs (SPEC §9); needs no configuration but the workflow limits, so that it
+    // refuses what the daemon would.
+    let limits: WorkflowLimits
+    do {
+        limits = try WorkflowLimits.load(Environment(ProcessEnvironment.current()))
+    } catch {
+        tool.fail(error.description)
+    }
     let bytes: [UInt8]?
     if workflowFile == "-" {
         bytes = Posix.readAll(0)
@@ -103,7 +110,8 @@ if command == "workflow" {
         bytes = (try? FileDescriptor(path: workflowFile, flags: O_RDONLY))?.readAll()
     }
     guard let bytes else { tool.fail("cannot read \(workflowFile)", code: 1) }
-    let output = WorkflowCommand.run(fileName: workflowFile == "-" ? "<stdin>" : workflowFile, bytes: bytes)
+    let output = WorkflowCommand.run(
+        fileName: workflowFile == "-" ? "<stdin>" : workflowFile, bytes: bytes, limits: limits)
     if !output.stdout.isEmpty { print(output.stdout, terminator: output.stdout.hasSuffix("\n") ? "" : "\n") }
     if !output.stderr.isEmpty {
         let text = output.stderr.hasSuffix("\n") ? output.stderr : output.stderr + "\n"
@@ -185,7 +193,7 @@ if command == "drain-spool" {
 var expander: any JobExpanding = SingleJobExpander()
 var checkRuns: QueuedRunsReporter?
 if let github {
-    expander = WorkflowExpander(client: github, logger: logger)
+    expander = WorkflowExpander(client: github, logger: logger, limits: configuration.workflowLimits)
     checkRuns = QueuedRunsReporter(
         checkRuns: CheckRuns(
             client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL),
