@@ -138,25 +138,29 @@ public final class GitHubClient: Sendable {
     /// Sends `method` to `path` (relative to the API base, or an absolute URL on the API host from a `Link`
     /// header) with the credentials that path needs (see the type's note). Rate limits are waited out and
     /// idempotent calls retried on 5xx while `deadline` (monotonic seconds) allows; a 401 re-mints the token once.
+    /// `maxResponseBytes` cuts a long body there (the response says `truncated`): a file a repository controls
+    /// is never read whole into memory.
     public func request(
         _ method: String, _ path: String, body: [UInt8]? = nil, accept: String = "application/vnd.github+json",
-        deadline: Double
+        maxResponseBytes: Int64? = nil, deadline: Double
     ) throws(GitHubError) -> HTTPResponse {
         let relative = try relativePath(path)
         return try request(
             method, relative, repository: Self.usesAppJWT(relative) ? nil : Self.repository(relative), body: body,
-            accept: accept, deadline: deadline)
+            accept: accept, maxResponseBytes: maxResponseBytes, deadline: deadline)
     }
 
     /// `request` with the repository whose installation token is used given (nil: the App JWT): `Link` headers
     /// name `/repositories/{id}/…`, so the next pages of a list use the first page's repository.
     private func request(
         _ method: String, _ relative: String, repository: (owner: String, repo: String)?, body: [UInt8]? = nil,
-        accept: String = "application/vnd.github+json", deadline: Double
+        accept: String = "application/vnd.github+json", maxResponseBytes: Int64? = nil, deadline: Double
     ) throws(GitHubError) -> HTTPResponse {
         let url = apiBase + relative
         guard let (owner, repo) = repository else {
-            return try send(method, url, auth: .jwt, body: body, accept: accept, deadline: deadline)
+            return try send(
+                method, url, auth: .jwt, body: body, accept: accept, maxResponseBytes: maxResponseBytes,
+                deadline: deadline)
         }
         guard let installation = try installation(owner: owner, repo: repo, deadline: deadline) else {
             throw GitHubError(.client, status: 404, message: "the App is not installed on \(owner)/\(repo)")
@@ -166,7 +170,8 @@ public final class GitHubClient: Sendable {
         while true {
             let token = try installationToken(installation, deadline: deadline)
             let response = try send(
-                method, url, auth: .token(token.token), body: body, accept: accept, deadline: deadline)
+                method, url, auth: .token(token.token), body: body, accept: accept, maxResponseBytes: maxResponseBytes,
+                deadline: deadline)
             guard response.status == 401, !reminted else { return response }
             if !waitedForReplication && MonotonicClock.now() - token.mintedAt < 10 {
                 // A token just minted can be refused for a moment while GitHub replicates it.
@@ -273,7 +278,7 @@ public final class GitHubClient: Sendable {
     /// transport failures while the deadline allows.
     private func send(
         _ method: String, _ url: String, auth: Auth, body: [UInt8]? = nil,
-        accept: String = "application/vnd.github+json", deadline: Double
+        accept: String = "application/vnd.github+json", maxResponseBytes: Int64? = nil, deadline: Double
     ) throws(GitHubError) -> HTTPResponse {
         let idempotent = method == "GET" || method == "HEAD"
         var attempt = 0
@@ -298,8 +303,10 @@ public final class GitHubClient: Sendable {
             }
             let response: HTTPResponse
             do {
-                response = try http.send(
-                    HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: min(10, remaining)))
+                var request = HTTPRequest(
+                    method: method, url: url, headers: headers, body: body, timeout: min(10, remaining))
+                request.maxResponseBytes = maxResponseBytes
+                response = try http.send(request)
             } catch {
                 if idempotent && error.isTransient && attempt < 3 && backoff(attempt, deadline) { continue }
                 throw GitHubError(.transport, message: error.message)

@@ -71,7 +71,9 @@ public final class WorkflowExpander: JobExpanding {
             }
             let response = try client.request(
                 "GET", "/repos/\(trigger.owner)/\(trigger.name)/contents/\(Self.path)?ref=\(trigger.commitSHA)",
-                accept: "application/vnd.github.raw+json", deadline: deadline)
+                accept: "application/vnd.github.raw+json",
+                // One byte over the limit is enough for the parser to refuse the file without reading it all.
+                maxResponseBytes: Int64(limits.maxBytes) + 1, deadline: deadline)
             if response.status == 404 { return Expansion(appInstalled: true, jobs: [.withoutWorkflow]) }
             try GitHubClient.expect(200, response, "GET \(Self.path) at \(trigger.commitSHA)")
             do {
