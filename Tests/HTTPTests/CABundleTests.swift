@@ -53,7 +53,8 @@ import Testing
         var certificate: String { directory + "/cert.pem" }
 
         func stop() {
-            if pid > 0 { kill(pid, SIGTERM) }
+            // SIGKILL: s_server was seen to outlive SIGTERM (and it holds every descriptor the test process had).
+            if pid > 0 { kill(pid, SIGKILL) }
             _ = system("rm -rf '\(directory)'")
         }
     }
