@@ -13,6 +13,11 @@ public enum Threads {
     /// Starts a detached thread running `body` (wraps `pthread_create`); traps only if the system has no threads
     /// left, a state no request can recover from.
     public static func start(_ body: @escaping @Sendable () -> Void) {
+        pthread_detach(startJoinable(body))
+    }
+
+    /// Starts a thread running `body` that the caller must `pthread_join` (tests wait for their servers' threads).
+    public static func startJoinable(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(
@@ -22,6 +27,6 @@ public enum Threads {
                 return nil
             }, box)
         precondition(status == 0, "pthread_create failed: \(status)")
-        pthread_detach(thread)
+        return thread
     }
 }

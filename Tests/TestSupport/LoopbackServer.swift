@@ -100,23 +100,11 @@ public final class LoopbackServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    private final class Box: @unchecked Sendable {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
     /// A joinable thread running `body`.
     private static func spawn(_ body: @escaping () -> Void) -> pthread_t {
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let status = pthread_create(
-            &thread, nil,
-            { argument in
-                Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
-                return nil
-            }, box)
-        precondition(status == 0, "pthread_create failed: \(status)")
-        return thread
+        // The servers' bodies capture only what they own or what is behind a lock.
+        nonisolated(unsafe) let body = body
+        return Threads.startJoinable { body() }
     }
 }
 
