@@ -1,7 +1,7 @@
 // libFuzzer entry point of the request-path fuzzer, linked against the library modules by scripts/fuzz-request.sh.
 // The first input byte picks the mode:
 //
-//   'F'  a raw FastCGI record stream through the real adapter and libfcgi (TransportFuzz.swift);
+//   'F'  a raw FastCGI record stream through the real adapter on a unix socket (TransportFuzz.swift);
 //   'C'  a CGI environment and body through CGIAdapter (TransportFuzz.swift);
 //   else the transport-neutral request path (gate → verify → decode → map → route → expand → plan → dispatch →
 //        spool → record → answer) with a WebhookRequest built from the input, below.

@@ -2,10 +2,11 @@
 // the real adapters of solstice-fcgi, compiled into this harness by scripts/fuzz-request.sh (FastCGI.swift,
 // Shutdown.swift, CGI.swift; not main.swift), in front of a WebhookResponder with the fakes of RequestFuzz.swift.
 //
-// 'F' FastCGI. Once per process: a listening unix socket in /dev/shm (FastCGIListener.open), one FastCGIWorker on
-//     its own thread (libfcgi reads and writes the records), a StallWatchdog cutting off connections held longer
-//     than 1 s. Per input: connect, write the bytes, shut down the write side, read until the worker closes (5 s at
-//     most), check every answer in the reply, then check that the worker still answers a canary request.
+// 'F' FastCGI. Once per process: a listening unix socket in /dev/shm (FastCGIListener.open, libfcgi's), one
+//     FastCGIWorker on its own thread (it reads and writes the records itself), a StallWatchdog cutting off
+//     connections held longer than 1 s. Per input: connect, write the bytes, shut down the write side, read until
+//     the worker closes (5 s at most), check every answer in the reply, then check that the worker still answers a
+//     canary request.
 //       byte 1 bit 0 clear, "raw": the rest of the input is written as it is (seeds are well-formed record
 //         streams; the mutations garble versions, types, lengths, padding, request ids, truncate records);
 //       byte 1 bit 0 set, "built": byte 2 quirks and byte 3 a size (see `FastCGIStream.build`), then parameters
@@ -190,9 +191,10 @@ enum FastCGIStream {
     /// bit 0 FCGI_KEEP_CONN; bit 1 the AUTHORIZER role; bit 2 no empty PARAMS record at the end; bit 3 no empty
     /// STDIN record at the end; bit 4 records padded by `size` bytes; bit 5 an FCGI_GET_VALUES management record
     /// first; bit 6 the first parameter's value length declared huge; bit 7 the request sent twice on the
-    /// connection. `size` also sets the piece size: 1 to 8 bytes below 8, else 64 × size.
+    /// connection. `size` also sets the piece size: whole records (65535 bytes) for 0, 1 to 7 bytes below 8, else
+    /// 64 × size.
     static func build(quirks: UInt8, size: UInt8, parameters: [([UInt8], [UInt8])], body: [UInt8]) -> [UInt8] {
-        let chunk = size < 8 ? Int(size) + 1 : Int(size) * 64
+        let chunk = size == 0 ? 65_535 : size < 8 ? Int(size) : Int(size) * 64
         let padding = quirks & 16 != 0 ? size : 0
         var request = record(beginRequest, [0, quirks & 2 != 0 ? 2 : 1, quirks & 1, 0, 0, 0, 0, 0][...])
         let huge = quirks & 64 != 0 ? 0x7FFF_0000 | Int(size) << 8 | Int(size) : nil
@@ -211,7 +213,7 @@ enum FastCGIStream {
     }
 
     /// The records of a reply: the STDOUT of each request that ended (END_REQUEST with REQUEST_COMPLETE), the
-    /// STDOUT of one that did not (nil if none), and the STDERR bytes. Fails on what libfcgi never sends.
+    /// STDOUT of one that did not (nil if none), and the STDERR bytes. Fails on what the worker never sends.
     static func replies(_ bytes: [UInt8], _ mode: String) -> (ended: [[UInt8]], open: [UInt8]?, stderr: Int) {
         var ended: [[UInt8]] = []
         var current: [UInt8] = []

@@ -2,8 +2,8 @@
 # Fuzzes the request path with libFuzzer for SECONDS (default 60): the library modules the responder needs, the
 # FastCGI and CGI adapters of solstice-fcgi (not its main.swift) and Fuzz/RequestFuzz.swift + Fuzz/TransportFuzz.swift,
 # broker and GitHub replaced by in-memory fakes at their protocol seams (MessagePublishing, JobExpanding), the spool
-# on tmpfs. The first input byte picks the mode: 'F' a raw FastCGI record stream to the real adapter and libfcgi on a
-# unix socket, 'C' a CGI environment and body through CGIAdapter, anything else a WebhookRequest straight to the
+# on tmpfs. The first input byte picks the mode: 'F' a raw FastCGI record stream to the real adapter (FastCGIWorker)
+# on a unix socket, 'C' a CGI environment and body through CGIAdapter, anything else a WebhookRequest straight to the
 # responder. Crash inputs land in .build-fuzz/request-artifacts/ (keep each, once understood, as
 # Tests/WebhookTests/Fixtures/request-crashes/NAME and say why in its README).
 #   scripts/fuzz-request.sh 900
