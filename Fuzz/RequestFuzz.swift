@@ -1,9 +1,15 @@
-// libFuzzer entry point for the transport-neutral request path (gate → verify → decode → map → route → expand →
-// plan → dispatch → spool → record → answer), linked against the library modules by scripts/fuzz-request.sh. The
-// broker and GitHub are replaced at their protocol seams (MessagePublishing, JobExpanding) by in-memory fakes driven
-// by the input; the spool (DeliveryRecords, JobOutbox) is real, on tmpfs. Checked besides "no crash, no hang": every
-// answer has a status of SPEC §3, a JSON body unless 204, and a 202 never leaves a delivery both unpublished and
-// unspooled.
+// libFuzzer entry point of the request-path fuzzer, linked against the library modules by scripts/fuzz-request.sh.
+// The first input byte picks the mode:
+//
+//   'F'  a raw FastCGI record stream through the real adapter on a unix socket (TransportFuzz.swift);
+//   'C'  a CGI environment and body through CGIAdapter (TransportFuzz.swift);
+//   else the transport-neutral request path (gate → verify → decode → map → route → expand → plan → dispatch →
+//        spool → record → answer) with a WebhookRequest built from the input, below.
+//
+// The broker and GitHub are replaced at their protocol seams (MessagePublishing, JobExpanding) by in-memory fakes
+// driven by the input; the spool (DeliveryRecords, JobOutbox) is real, on tmpfs. Checked besides "no crash, no hang":
+// every answer has a status of SPEC §3, a JSON body unless 204, and a 202 never leaves a delivery both unpublished
+// and unspooled.
 
 import AMQP
 import Base
@@ -40,8 +46,10 @@ final class FuzzPublisher: MessagePublishing, @unchecked Sendable {
 }
 
 /// Expands with a workflow taken from the input, parsed by the real parser, as if GitHub had served that file.
-struct FuzzExpander: JobExpanding {
-    let workflow: [UInt8]
+/// One per cached responder; the input of the moment sets `workflow` (one input at a time per expander).
+final class FuzzExpander: JobExpanding, @unchecked Sendable {
+    var workflow: [UInt8]
+    init(workflow: [UInt8]) { self.workflow = workflow }
     func expand(_ trigger: BuildTrigger, deadline: Double) -> Expansion {
         do {
             let parsed = try WorkflowParser.parse(workflow)
@@ -62,7 +70,22 @@ let validStatuses: Set<Int> = [200, 202, 204, 400, 401, 404, 405, 413, 415, 503]
 @_cdecl("LLVMFuzzerTestOneInput")
 public func requestFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
-    guard input.count >= 4 else { return 0 }
+    switch input.first {
+    case UInt8(ascii: "F"): FastCGIMode.run(input)
+    case UInt8(ascii: "C"): CGIMode.run(input)
+    default: neutralOneInput(input)
+    }
+    return 0
+}
+
+/// A responder per configuration the flags can ask for (secret, repository and branch allowlists, spool), made once:
+/// making one per input would log the dev-mode warning of the constructor for every input.
+nonisolated(unsafe) var neutralResponders: [UInt8: (WebhookResponder, FuzzPublisher, FuzzExpander)] = [:]
+
+/// The transport-neutral mode: input[0] flags, input[1] request choices, input[2] publisher mode, input[3] a
+/// number, then header text 0xFF body 0xFF workflow.
+func neutralOneInput(_ input: [UInt8]) {
+    guard input.count >= 4 else { return }
     let flags = input[0]
     let choice = input[1]
     // Split the rest: header text | body | workflow, at the first two 0xFF bytes.
@@ -72,19 +95,28 @@ public func requestFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
     let body = parts.count > 1 ? parts[1] : []
     let workflow = parts.count > 2 ? parts[2] : []
 
-    var config = WebhookConfiguration()
-    config.maxBodyBytes = 1 << 16
-    if flags & 1 != 0 { config.webhookSecrets = ["fuzz-secret", "other"] }
-    if flags & 2 != 0 { config.repoAllowlist = ["Codertocat/*"] }
-    if flags & 4 != 0 { config.branchAllowlist = ["main", "release/*"] }
-    let publisher = FuzzPublisher()
+    let key = flags & 0x0F
+    if neutralResponders[key] == nil {
+        var config = WebhookConfiguration()
+        config.maxBodyBytes = 1 << 16
+        if flags & 1 != 0 { config.webhookSecrets = ["fuzz-secret", "other"] }
+        if flags & 2 != 0 { config.repoAllowlist = ["Codertocat/*"] }
+        if flags & 4 != 0 { config.branchAllowlist = ["main", "release/*"] }
+        let publisher = FuzzPublisher()
+        let expander = FuzzExpander(workflow: [])
+        let spool = flags & 8 != 0 ? fuzzSpool : nil
+        let logger = Logger(level: .error)
+        let responder = WebhookResponder(
+            configuration: config,
+            dispatcher: JobDispatcher(publisher: publisher, outbox: spool.map(JobOutbox.init), logger: logger),
+            expander: expander, spool: spool, logger: logger)
+        neutralResponders[key] = (responder, publisher, expander)
+    }
+    let (responder, publisher, expander) = neutralResponders[key]!
     publisher.mode = input[2]
-    let spool = flags & 8 != 0 ? fuzzSpool : nil
-    let logger = Logger(level: .error)
-    let responder = WebhookResponder(
-        configuration: config,
-        dispatcher: JobDispatcher(publisher: publisher, outbox: spool.map(JobOutbox.init), logger: logger),
-        expander: FuzzExpander(workflow: workflow), spool: spool, logger: logger)
+    publisher.published = 0
+    publisher.failedAny = false
+    expander.workflow = workflow
 
     let events = ["push", "pull_request", "ping", "check_suite", "check_run", "issues", headerText]
     let types = [
@@ -115,5 +147,4 @@ public func requestFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
     if response.status == 202 && publisher.failedAny && flags & 8 == 0 {
         fatalError("202 although nothing was confirmed and there is no spool")
     }
-    return 0
 }

@@ -15,9 +15,12 @@ struct FastCGIError: Error, CustomStringConvertible {
 }
 
 /// The listening socket: inherited on fd 0 (spawn-fcgi, mod_fcgid, lighttpd) or opened by us (wraps
-/// `FCGX_Init`, `FCGX_OpenSocket`). Every unsafe pointer that touches libfcgi stays in this file.
+/// `FCGX_Init`, `FCGX_OpenSocket`). libfcgi opens the socket; the records on its connections are read and written
+/// here (`FastCGIWorker`), because libfcgi's own request code crashes on hostile input (see `FastCGIWorker`).
 struct FastCGIListener: Sendable {
     let fd: Int32
+    /// `FCGI_WEB_SERVER_ADDRS`, as libfcgi honours it: the IPv4 peers a TCP connection may come from (any if nil).
+    let webServerAddresses: Set<String>? = FastCGIListener.allowedPeers()
 
     /// True when fd 0 is not a socket, so the process was started as a plain CGI program (wraps `FCGX_IsCGI`).
     static var isCGI: Bool { FCGX_IsCGI() != 0 }
@@ -51,104 +54,336 @@ struct FastCGIListener: Sendable {
         let status = FCGX_Init()
         guard status == 0 else { throw FastCGIError(code: status, message: "FCGX_Init failed") }
     }
+
+    private static func allowedPeers() -> Set<String>? {
+        guard let list = getenv("FCGI_WEB_SERVER_ADDRS").map({ String(cString: $0) }) else { return nil }
+        let addresses = list.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
+        return addresses.isEmpty ? nil : Set(addresses)
+    }
+
+    /// Accepts one connection (close-on-exec), refusing IPv4 peers `FCGI_WEB_SERVER_ADDRS` does not list; -1 with
+    /// `errno` when accepting failed.
+    func accept() -> Int32 {
+        while true {
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let connection = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+            }
+            if connection < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            guard let allowed = webServerAddresses, Int32(address.ss_family) == AF_INET else { return connection }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    var ip = $0.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &ip, &text, socklen_t(text.count))
+                }
+            }
+            let peer = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if allowed.contains(peer) { return connection }
+            close(connection)
+        }
+    }
 }
 
-/// One worker's `FCGX_Request`, accepted and finished in a loop on one thread. The stall watchdog reads its
-/// connection's descriptor from another thread (see `StallWatchdog`); nothing else is shared.
-final class FastCGIWorker: @unchecked Sendable {
-    private let request: UnsafeMutablePointer<FCGX_Request>
-    /// What the watchdog may know: which request this is and whether the connection is being closed.
-    fileprivate let phase = Mutex((generation: 0, finishing: false))
+/// The FastCGI protocol as a responder speaks it (https://fastcgi-archives.github.io/FastCGI_Specification.html):
+/// record types and the bytes of the records this side writes.
+enum FastCGIRecord {
+    static let beginRequest: UInt8 = 1
+    static let endRequest: UInt8 = 3
+    static let params: UInt8 = 4
+    static let stdin: UInt8 = 5
+    static let stdout: UInt8 = 6
+    static let getValues: UInt8 = 9
+    static let getValuesResult: UInt8 = 10
+    static let unknownType: UInt8 = 11
 
-    /// A worker accepting on `listener` (wraps `FCGX_InitRequest`), watched by `watchdog`.
+    static let responderRole = 1
+    static let requestComplete: UInt8 = 0
+    static let cantMultiplex: UInt8 = 1
+    static let unknownRole: UInt8 = 3
+
+    /// The most parameter bytes one request may send (libfcgi took any amount): far above any web server's header
+    /// limit, far below what would hurt.
+    static let maxParamsBytes = 1 << 20
+
+    /// A record of `type` for request `id` with `content` (at most 65535 bytes), unpadded.
+    static func bytes(_ type: UInt8, id: Int, _ content: ArraySlice<UInt8> = []) -> [UInt8] {
+        let n = content.count
+        let header: [UInt8] = [1, type, UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF), UInt8(n >> 8), UInt8(n & 0xFF), 0, 0]
+        return header + content
+    }
+
+    /// FCGI_END_REQUEST with application status 0 and `status`.
+    static func end(id: Int, _ status: UInt8) -> [UInt8] { bytes(endRequest, id: id, [0, 0, 0, 0, status, 0, 0, 0]) }
+
+    /// The answer to a management record (request id 0): FCGI_GET_VALUES gets the values libfcgi gave (one
+    /// connection, one request at a time, no multiplexing), each asked-for name once; any other type
+    /// FCGI_UNKNOWN_TYPE. Nil for a GET_VALUES whose name-value pairs do not parse.
+    static func managementAnswer(type: UInt8, content: [UInt8]) -> [UInt8]? {
+        guard type == getValues else { return bytes(unknownType, id: 0, [type, 0, 0, 0, 0, 0, 0, 0]) }
+        guard let asked = pairs(content) else { return nil }
+        let known = [("FCGI_MAX_CONNS", "1"), ("FCGI_MAX_REQS", "1"), ("FCGI_MPXS_CONNS", "0")]
+        var answer: [UInt8] = []
+        for (name, value) in known where asked.contains(where: { $0.name == name }) {
+            answer += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
+        }
+        return bytes(getValuesResult, id: 0, answer[...])
+    }
+
+    /// Name-value pairs (lengths of one byte, or four with the high bit set); nil when a length runs past the end.
+    static func pairs(_ bytes: [UInt8]) -> [(name: String, value: String)]? {
+        var result: [(name: String, value: String)] = []
+        var i = 0
+        func length() -> Int? {
+            guard i < bytes.count else { return nil }
+            if bytes[i] < 0x80 {
+                i += 1
+                return Int(bytes[i - 1])
+            }
+            guard i + 4 <= bytes.count else { return nil }
+            let n = Int(bytes[i] & 0x7F) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            i += 4
+            return n
+        }
+        while i < bytes.count {
+            guard let nameLength = length(), let valueLength = length(),
+                nameLength <= bytes.count - i, valueLength <= bytes.count - i - nameLength
+            else { return nil }
+            let name = String(decoding: bytes[i..<(i + nameLength)], as: UTF8.self)
+            let value = String(decoding: bytes[(i + nameLength)..<(i + nameLength + valueLength)], as: UTF8.self)
+            result.append((name, value))
+            i += nameLength + valueLength
+        }
+        return result
+    }
+}
+
+/// Whole records from one connection, read through a buffer.
+struct FastCGIReader {
+    let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var start = 0
+    private var end = 0
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next record; nil at the end of the connection, on a read error (the watchdog's shutdown too) or on a
+    /// record of a version but 1.
+    mutating func next() -> (type: UInt8, id: Int, content: [UInt8])? {
+        guard let header = read(8), header[0] == 1 else { return nil }
+        let length = Int(header[4]) << 8 | Int(header[5])
+        guard let content = read(length), read(Int(header[6])) != nil else { return nil }
+        return (header[1], Int(header[2]) << 8 | Int(header[3]), content)
+    }
+
+    private mutating func read(_ count: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            if start == end {
+                let n = Posix.retryingEINTR { Glibc.read(fd, &buffer, buffer.count) }
+                guard n > 0 else { return nil }
+                (start, end) = (0, n)
+            }
+            let take = min(count - out.count, end - start)
+            out += buffer[start..<(start + take)]
+            start += take
+        }
+        return out
+    }
+}
+
+/// One worker thread: accepts connections on the listener and serves the FastCGI requests on each, one at a time
+/// (keep-alive connections too). The records are read and written here rather than by libfcgi's `FCGX_Accept_r`:
+/// libfcgi 2.4.2 overflows a stack buffer on an FCGI_GET_VALUES record naming a variable four times or more (the
+/// whole process aborts), leaks memory on every other management record, and holds a worker as long as a client
+/// keeps sending after the answer.
+///
+/// The stall watchdog reads the connection in hand from another thread (see `StallWatchdog`); nothing else is shared.
+final class FastCGIWorker: @unchecked Sendable {
+    private let listener: FastCGIListener
+    /// What the watchdog may know: which request this is and the connection's descriptor (-1 between
+    /// connections). The descriptor is closed only after it was set to -1 under this lock, so the watchdog never
+    /// shuts down a descriptor that was closed (and maybe reused).
+    fileprivate let phase = Mutex((generation: 0, fd: Int32(-1)))
+
+    /// A worker accepting on `listener`, watched by `watchdog`.
     init(listener: FastCGIListener, watchdog: StallWatchdog) {
-        request = .allocate(capacity: 1)
-        request.initialize(to: FCGX_Request())
-        FCGX_InitRequest(request, listener.fd, 0)
+        self.listener = listener
         watchdog.watch(self)
     }
 
-    /// The descriptor of the connection in hand, -1 between connections. Read racily by the watchdog: an `int`
-    /// that libfcgi sets after `accept` and resets after `close`.
-    fileprivate var connection: Int32 { request.pointee.ipcFd }
-
-    deinit {
-        FCGX_Free(request, 0)
-        request.deallocate()
-    }
-
-    /// Serves requests until accepting fails for good (wraps `FCGX_Accept_r`, `FCGX_Finish_r`).
+    /// Serves connections until accepting fails for good.
     func run(_ responder: WebhookResponder, logger: Logger) {
         var failures = 0
         while true {
-            phase.withLock { $0.generation += 1 }  // a new connection may come: the watchdog starts counting anew
-            let accepted = FCGX_Accept_r(request) >= 0
-            phase.withLock { $0.generation += 1 }
-            if Shutdown.requested.load(ordering: .sequentiallyConsistent) && !accepted { return }
-            guard accepted else {
+            let connection = listener.accept()
+            if Shutdown.requested.load(ordering: .sequentiallyConsistent) && connection < 0 { return }
+            guard connection >= 0 else {
                 // A transient accept failure (a peer that reset) must not end the worker; a permanent one
                 // (listener closed) would spin, so back off.
                 failures += 1
-                if failures % 100 == 1 { logger.log(.error, "FCGX_Accept_r failed", ["count": .int(failures)]) }
+                if failures % 100 == 1 { logger.log(.error, "FastCGI accept failed", ["count": .int(failures)]) }
                 usleep(10_000)
                 continue
             }
             failures = 0
-            Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
-            let response = serveOne(responder)
-            // The watchdog must not shut down a descriptor that is being closed (and may be reused at once).
-            phase.withLock { $0.finishing = true }
-            FCGX_Finish_r(request)
-            phase.withLock { $0.finishing = false }
-            responder.afterAnswer(response)
-            Shutdown.inFlight.subtract(1, ordering: .sequentiallyConsistent)
+            // A client that stops reading must not hold the answer's writes (and so this worker) for ever.
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
+            _ = setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            phase.withLock {
+                $0.generation += 1
+                $0.fd = connection
+            }
+            var reader = FastCGIReader(fd: connection)
+            var open = true
+            while let answered = serveOne(&reader, responder) {
+                if !answered.keepConnection {
+                    // Closed first: the web server may wait for the connection to close before it answers.
+                    closeGracefully(connection)
+                    open = false
+                }
+                responder.afterAnswer(answered.response)
+                Shutdown.inFlight.subtract(1, ordering: .sequentiallyConsistent)
+                guard open else { break }
+                phase.withLock { $0.generation += 1 }  // kept alive: the watchdog counts the wait for the next anew
+            }
+            if open { closeGracefully(connection) }
         }
     }
 
-    private func serveOne(_ responder: WebhookResponder) -> WebhookResponse {
-        // A client that stops reading must not hold the answer's writes (and so this worker) for ever.
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        _ = setsockopt(request.pointee.ipcFd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let envp = request.pointee.envp
-        let webhook = WebhookRequest { name in
-            FCGX_GetParam(name, envp).map { String(cString: $0) }
+    /// Reads one request (answering management records on the way), answers it and says whether the connection
+    /// may serve another; nil when the connection ended or broke the protocol before a request was read (then
+    /// nothing was answered).
+    private func serveOne(_ reader: inout FastCGIReader, _ responder: WebhookResponder) -> (
+        response: WebhookResponse, keepConnection: Bool
+    )? {
+        // FCGI_BEGIN_REQUEST: 8 bytes of role, flags and reserved, for a request id other than 0.
+        var begin: (id: Int, role: Int, keep: Bool)?
+        while begin == nil {
+            guard let record = reader.next() else { return nil }
+            if record.id == 0 {
+                guard record.type != FastCGIRecord.beginRequest, answerManagement(record, reader.fd) else { return nil }
+                continue
+            }
+            guard record.type == FastCGIRecord.beginRequest, record.content.count == 8 else { return nil }
+            begin = (record.id, Int(record.content[0]) << 8 | Int(record.content[1]), record.content[2] & 1 != 0)
         }
+        let (id, role, keep) = begin!
+        // FCGI_PARAMS up to the empty record.
+        var params: [UInt8] = []
+        while true {
+            guard let content = nextContent(of: FastCGIRecord.params, for: id, &reader) else { return nil }
+            if content.isEmpty { break }
+            params += content
+            if params.count > FastCGIRecord.maxParamsBytes { return nil }
+        }
+        guard role == FastCGIRecord.responderRole else {
+            write(FastCGIRecord.end(id: id, FastCGIRecord.unknownRole), reader.fd)
+            return nil
+        }
+        guard let pairs = FastCGIRecord.pairs(params) else { return nil }
+        var parameters: [String: String] = [:]
+        for (name, value) in pairs where parameters[name] == nil { parameters[name] = value }  // the first counts
+        phase.withLock { $0.generation += 1 }
+        Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
+
+        let webhook = WebhookRequest { parameters[$0] }
+        var stdinEnded = false
+        var broken = false
         let response = responder.respond(to: webhook) { limit in
-            readBody(expected: webhook.contentLength, limit: limit)
+            // Up to `limit + 1` bytes (so an undeclared oversize body is still caught), growing as records arrive
+            // rather than trusting the declared length; nil when the stream ended early or failed.
+            let want = max(0, min(webhook.contentLength ?? (limit + 1), limit + 1))
+            var body: [UInt8] = []
+            while body.count < want {
+                guard let content = nextContent(of: FastCGIRecord.stdin, for: id, &reader) else {
+                    broken = true
+                    break
+                }
+                if content.isEmpty {
+                    stdinEnded = true
+                    break
+                }
+                body += content.prefix(want - body.count)
+            }
+            if let expected = webhook.contentLength, body.count < min(expected, limit + 1) { return nil }
+            return body
         }
+        var answer: [UInt8] = []
         let bytes = response.cgiBytes()
-        bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + 65_535)
+            answer += FastCGIRecord.bytes(FastCGIRecord.stdout, id: id, bytes[start..<end])
+            start = end
+        }
+        answer += FastCGIRecord.bytes(FastCGIRecord.stdout, id: id)
+        answer += FastCGIRecord.end(id: id, FastCGIRecord.requestComplete)
+        let written = write(answer, reader.fd)
+        // Another request may follow only where this one's body was read to its end.
+        return (response, keep && stdinEnded && !broken && written)
+    }
+
+    /// The content of the next record of `type` for request `id`. Management records are answered, a new
+    /// request on the same connection is refused (FCGI_CANT_MPX_CONN) and records of other requests are skipped,
+    /// as libfcgi did; nil at the end of the connection or on a record of another type for this request.
+    private func nextContent(of type: UInt8, for id: Int, _ reader: inout FastCGIReader) -> [UInt8]? {
+        while let record = reader.next() {
+            if record.id == 0 {
+                guard record.type != FastCGIRecord.beginRequest, answerManagement(record, reader.fd) else { return nil }
+            } else if record.type == FastCGIRecord.beginRequest {
+                guard record.id != id else { return nil }
+                write(FastCGIRecord.end(id: record.id, FastCGIRecord.cantMultiplex), reader.fd)
+            } else if record.id == id {
+                return record.type == type ? record.content : nil
             }
         }
-        return response
+        return nil
     }
 
-    /// Reads the body up to `limit + 1` bytes (so an undeclared oversize body is still caught), growing the buffer
-    /// as bytes arrive rather than trusting the declared length; nil when the stream ended early or failed.
-    private func readBody(expected: Int?, limit: Int) -> [UInt8]? {
-        let want = max(0, min(expected ?? (limit + 1), limit + 1))
-        var body = [UInt8]()
-        body.reserveCapacity(min(want, 1 << 20))
-        var chunk = [CChar](repeating: 0, count: 1 << 16)
-        while body.count < want {
-            let n = FCGX_GetStr(&chunk, Int32(min(want - body.count, chunk.count)), request.pointee.in)
-            if n <= 0 { break }
-            chunk.withUnsafeBytes { body.append(contentsOf: $0.prefix(Int(n))) }
+    /// Answers a management record; false when it does not parse (a protocol error: the connection ends).
+    private func answerManagement(_ record: (type: UInt8, id: Int, content: [UInt8]), _ fd: Int32) -> Bool {
+        guard let answer = FastCGIRecord.managementAnswer(type: record.type, content: record.content) else {
+            return false
         }
-        if let expected, body.count < min(expected, limit + 1) { return nil }
-        return body
+        write(answer, fd)
+        return true
+    }
+
+    @discardableResult
+    private func write(_ bytes: [UInt8], _ fd: Int32) -> Bool { (try? Posix.writeAll(fd, bytes)) != nil }
+
+    /// Closes the connection as libfcgi did, so a web server still sending a body it may not send (a 413) sees
+    /// the answer rather than a reset: shut down the sending side, read what still comes until the client
+    /// closes or has been quiet for 2 s, then close. The watchdog still counts meanwhile: a client that keeps
+    /// sending is cut off like any other.
+    private func closeGracefully(_ fd: Int32) {
+        if shutdown(fd, Int32(SHUT_WR)) == 0 {
+            var sink = [UInt8](repeating: 0, count: 4096)
+            while true {
+                var events = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard Posix.retryingEINTR({ poll(&events, 1, 2000) }) > 0 else { break }
+                guard Posix.retryingEINTR({ Glibc.read(fd, &sink, sink.count) }) > 0 else { break }
+            }
+        }
+        phase.withLock { $0.fd = -1 }
+        close(fd)
     }
 }
 
 /// Cuts off FastCGI clients that stall (SPEC §3): a connection held longer than `timeout` between its accept and
 /// its answer — a client that sent only BEGIN_REQUEST, or a body that trickles — is shut down, so the worker's
 /// blocked read returns and the worker serves others. The socket's own timeouts cannot do it: a unix socket's
-/// accepted connection does not inherit them, and libfcgi reads the parameters before handing the request over.
+/// accepted connection does not inherit them, and a client can trickle bytes within any read timeout.
 ///
 /// One thread, waking every second; per worker it remembers which (request generation, descriptor) it saw since
-/// when, under the worker's phase lock, and never touches a descriptor while the worker is closing it.
+/// when, under the worker's phase lock, which the worker holds to let go of a descriptor before closing it.
 final class StallWatchdog: Sendable {
     private let timeout: Double
     private let logger: Logger
@@ -172,8 +407,8 @@ final class StallWatchdog: Sendable {
                 for worker in workers.withLock({ $0 }) {
                     let key = ObjectIdentifier(worker)
                     worker.phase.withLock { phase in
-                        let fd = worker.connection
-                        guard fd >= 0, !phase.finishing else {
+                        let fd = phase.fd
+                        guard fd >= 0 else {
                             seen[key] = nil
                             return
                         }
