@@ -19,7 +19,7 @@ import Workflow
 //
 // | thread                       | owns                                        | shares, and how                      |
 // |------------------------------|---------------------------------------------|--------------------------------------|
-// | FastCGI worker × FCGI_WORKERS| its connection; one curl handle at a time  | the publisher's queue (mutex), the   |
+// | FastCGI worker × FCGI_WORKERS| its connection; one curl handle at a time   | the publisher's queue (mutex), the   |
 // |                              | from the pool while it asks GitHub          | token and installation caches (mutex)|
 // |                              |                                             | SPOOL_DIR (flock + lock stripes)     |
 // | publisher (JobPublisher)     | the one AMQP connection                     | its queue; wakes workers through     |
