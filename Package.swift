@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL", "Base"], exclude: ["Fixtures"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base", "TestSupport"]),
         .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base", "TestSupport"]),
         .testTarget(
             name: "JobsTests", dependencies: ["Jobs", "Events", "Workflow", "GitHub", "Crypto", "Base", "TestSupport"]),

@@ -140,15 +140,8 @@ let transportWorkflow = Array("job \"a\"\njob \"b\" runs_on=\"x\"\n".utf8)
 
 /// FastCGI record encoding (the protocol's, https://fastcgi-archives.github.io/FastCGI_Specification.html).
 enum FastCGIStream {
-    static let beginRequest: UInt8 = 1
-    static let endRequest: UInt8 = 3
-    static let params: UInt8 = 4
-    static let stdin: UInt8 = 5
-    static let stdout: UInt8 = 6
+    // The record types are the responder's own (FastCGIRecord, compiled into this harness); it writes no STDERR.
     static let stderr: UInt8 = 7
-    static let getValues: UInt8 = 9
-    static let getValuesResult: UInt8 = 10
-    static let unknownType: UInt8 = 11
 
     /// One record of `type` carrying `content` (at most 65535 bytes) and `padding` zero bytes.
     static func record(_ type: UInt8, _ content: ArraySlice<UInt8>, id: UInt16 = 1, padding: UInt8 = 0) -> [UInt8] {
@@ -196,16 +189,16 @@ enum FastCGIStream {
     static func build(quirks: UInt8, size: UInt8, parameters: [([UInt8], [UInt8])], body: [UInt8]) -> [UInt8] {
         let chunk = size == 0 ? 65_535 : size < 8 ? Int(size) : Int(size) * 64
         let padding = quirks & 16 != 0 ? size : 0
-        var request = record(beginRequest, [0, quirks & 2 != 0 ? 2 : 1, quirks & 1, 0, 0, 0, 0, 0][...])
+        var request = record(FastCGIRecord.beginRequest, [0, quirks & 2 != 0 ? 2 : 1, quirks & 1, 0, 0, 0, 0, 0][...])
         let huge = quirks & 64 != 0 ? 0x7FFF_0000 | Int(size) << 8 | Int(size) : nil
         request += stream(
-            params, pairs(parameters, hugeFirstValue: huge), chunk: chunk, padding: padding,
+            FastCGIRecord.params, pairs(parameters, hugeFirstValue: huge), chunk: chunk, padding: padding,
             unterminated: quirks & 4 != 0)
-        request += stream(stdin, body, chunk: chunk, padding: padding, unterminated: quirks & 8 != 0)
+        request += stream(FastCGIRecord.stdin, body, chunk: chunk, padding: padding, unterminated: quirks & 8 != 0)
         var out: [UInt8] = []
         if quirks & 32 != 0 {
             let names = ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"].map { (Array($0.utf8), [UInt8]()) }
-            out += record(getValues, pairs(names)[...], id: 0)
+            out += record(FastCGIRecord.getValues, pairs(names)[...], id: 0)
         }
         out += request
         if quirks & 128 != 0 { out += request }
@@ -227,9 +220,9 @@ enum FastCGIStream {
             guard i + 8 + n + padding <= bytes.count else { break }  // cut off mid-record
             let content = bytes[(i + 8)..<(i + 8 + n)]
             switch type {
-            case stdout: current += content
+            case FastCGIRecord.stdout: current += content
             case stderr: stderrBytes += n
-            case endRequest:
+            case FastCGIRecord.endRequest:
                 guard n == 8 else { answerFailure(mode, "END_REQUEST of \(n) bytes", bytes[i...]) }
                 if content[content.startIndex + 4] == 0 {  // FCGI_REQUEST_COMPLETE
                     ended.append(current)
@@ -238,7 +231,7 @@ enum FastCGIStream {
                         mode, "an answer ended with protocol status \(content[content.startIndex + 4])", current[...])
                 }
                 current = []
-            case getValuesResult, unknownType: break
+            case FastCGIRecord.getValuesResult, FastCGIRecord.unknownType: break
             default: answerFailure(mode, "a reply record of type \(type)", bytes[i...])
             }
             i += 8 + n + padding

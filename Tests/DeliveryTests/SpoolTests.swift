@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Delivery
@@ -8,10 +9,16 @@ import Testing
 #endif
 
 /// The outbox and delivery records (SPEC §7) on a real directory.
-@Suite struct SpoolTests {
+@Suite final class SpoolTests {
+    /// The spool directories a test made, removed when it ends (Swift Testing makes one suite instance per test).
+    private var directories: [TemporaryDirectory] = []
+
+    deinit { directories.forEach { $0.remove() } }
+
     private func tempDir() -> String {
-        var template = Array("/tmp/solstice-spool-XXXXXX".utf8CString)
-        return String(cString: mkdtemp(&template))
+        let directory = TemporaryDirectory("spool")
+        directories.append(directory)
+        return directory.path
     }
 
     private func message(_ id: String) -> OutboxMessage {

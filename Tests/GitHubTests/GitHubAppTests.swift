@@ -2,6 +2,7 @@ import Base
 import Crypto
 import Foundation
 import HTTP
+import TestSupport
 import Testing
 
 @testable import GitHub
@@ -15,16 +16,8 @@ import Testing
 @Suite struct GitHubAppTests {
     /// A throwaway key made at test time (`openssl genrsa -traditional 2048`), PKCS#1 and PKCS#8 forms.
     static let keys: (pkcs1: String, pkcs8: String) = {
-        func run(_ command: String) -> String {
-            let pipe = popen(command, "r")!
-            defer { pclose(pipe) }
-            var out = [UInt8]()
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while case let n = fread(&buffer, 1, buffer.count, pipe), n > 0 { out += buffer[0..<n] }
-            return String(decoding: out, as: UTF8.self)
-        }
-        let pkcs1 = run("openssl genrsa -traditional 2048 2>/dev/null")
-        let pkcs8 = run("printf '%s' '\(pkcs1)' | openssl pkcs8 -topk8 -nocrypt 2>/dev/null")
+        let pkcs1 = TestKeys.rsaPKCS1
+        let pkcs8 = TestShell.run("printf '%s' '\(pkcs1)' | openssl pkcs8 -topk8 -nocrypt 2>/dev/null")
         return (pkcs1, pkcs8)
     }()
 

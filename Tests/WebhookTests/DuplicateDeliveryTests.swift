@@ -1,6 +1,5 @@
 import AMQP
 import Base
-import Events
 import Foundation
 import Jobs
 import TestSupport
@@ -15,10 +14,16 @@ import Testing
 #endif
 
 /// The responder's use of the spool (SPEC §7): duplicates, concurrent copies, the outbox when the broker fails.
-@Suite struct DuplicateDeliveryTests {
+@Suite final class DuplicateDeliveryTests {
+    /// The spool directories a test made, removed when it ends (Swift Testing makes one suite instance per test).
+    private var directories: [TemporaryDirectory] = []
+
+    deinit { directories.forEach { $0.remove() } }
+
     private func tempDir() -> String {
-        var template = Array("/tmp/solstice-spool-XXXXXX".utf8CString)
-        return String(cString: mkdtemp(&template))
+        let directory = TemporaryDirectory("spool")
+        directories.append(directory)
+        return directory.path
     }
 
     private func responder(_ publisher: RecordingPublisher, spool: SpoolDirectory) -> WebhookResponder {
@@ -28,7 +33,7 @@ import Testing
             configuration: config, publisher: publisher, spool: spool, logger: Logger(level: .error))
     }
 
-    private func send(_ r: WebhookResponder, delivery: String) -> WebhookResponse {
+    private static func send(_ r: WebhookResponder, delivery: String) -> WebhookResponse {
         let body = WebhookResponderTests.push
         let request = WebhookRequest(
             method: "POST", path: "/webhooks/github", contentType: "application/json", contentLength: body.count,
@@ -43,9 +48,9 @@ import Testing
     @Test func sameDeliveryAgainIsADuplicateAndPublishesNothing() throws {
         let publisher = RecordingPublisher()
         let r = responder(publisher, spool: try SpoolDirectory(path: tempDir()))
-        let first = send(r, delivery: "d-1")
+        let first = Self.send(r, delivery: "d-1")
         #expect(first.status == 202)
-        let again = send(r, delivery: "d-1")
+        let again = Self.send(r, delivery: "d-1")
         #expect(again.status == 200)
         #expect(json(again)["duplicate"] as? Bool == true)
         // The same body as the first time, plus "duplicate": true.
@@ -53,7 +58,7 @@ import Testing
             String(decoding: again.body, as: UTF8.self) == String(decoding: first.body.dropLast(), as: UTF8.self)
                 + ", \"duplicate\": true}")
         #expect(publisher.published.count == 1)
-        #expect(send(r, delivery: "d-2").status == 202)
+        #expect(Self.send(r, delivery: "d-2").status == 202)
         #expect(publisher.published.count == 2)
     }
 
@@ -62,7 +67,7 @@ import Testing
         let r = responder(publisher, spool: try SpoolDirectory(path: tempDir()))
         let statuses = Mutexed<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            let status = send(r, delivery: "same").status
+            let status = Self.send(r, delivery: "same").status
             statuses.mutate { $0.append(status) }
         }
         #expect(statuses.value.sorted() == [200, 200, 200, 200, 200, 200, 200, 202])
@@ -73,7 +78,7 @@ import Testing
         let dir = tempDir()
         let spool = try SpoolDirectory(path: dir)
         let publisher = RecordingPublisher(result: .failed("broker unavailable", unconfirmed: [0]))
-        let response = send(responder(publisher, spool: spool), delivery: "d-3")
+        let response = Self.send(responder(publisher, spool: spool), delivery: "d-3")
         #expect(response.status == 202)
         #expect(json(response)["spooled"] as? Bool == true)
         #expect(JobOutbox(spool: spool).pendingFiles().count == 1)
@@ -87,13 +92,13 @@ import Testing
         let spool = try SpoolDirectory(path: dir)
         let publisher = RecordingPublisher(result: .failed("broker unavailable", unconfirmed: [0]))
         #expect(system("rm -rf '\(dir)/outbox' '\(dir)/tmp'") == 0)
-        let response = send(responder(publisher, spool: spool), delivery: "d-4")
+        let response = Self.send(responder(publisher, spool: spool), delivery: "d-4")
         #expect(response.status == 503)
         #expect(
             DeliveryRecords(spool: spool).answer(groupID: DeliveryIDs(delivery: "d-4", installationTarget: nil).groupID)
                 == nil)
         // Space is back: GitHub's "Redeliver" succeeds.
         _ = try SpoolDirectory(path: dir)
-        #expect(send(responder(publisher, spool: spool), delivery: "d-4").status == 202)
+        #expect(Self.send(responder(publisher, spool: spool), delivery: "d-4").status == 202)
     }
 }

@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Webhook
@@ -45,7 +46,7 @@ import Testing
         #expect {
             try WebhookConfiguration.load(
                 Environment([
-                    "SOLSTICE_DEV_MODE": "1", "GITHUB_APP_ID": "1", "GITHUB_APP_KEY": Self.throwawayKey,
+                    "SOLSTICE_DEV_MODE": "1", "GITHUB_APP_ID": "1", "GITHUB_APP_KEY": TestKeys.rsaPKCS1,
                 ]))
         } throws: { error in
             (error as? ConfigurationError)?.variable == "SOLSTICE_DEV_MODE"
@@ -83,16 +84,6 @@ import Testing
         #expect(lines.filter { $0.hasPrefix("Set-Cookie") }.isEmpty)
         #expect(lines.contains("X-Solstice-Ignored: branch a  Set-Cookie: x=1    end"))
     }
-
-    /// A PKCS#1 key made once per run (`openssl genrsa`), so no key lives in the repository.
-    static let throwawayKey: String = {
-        let pipe = popen("openssl genrsa -traditional 2048 2>/dev/null", "r")!
-        defer { pclose(pipe) }
-        var out = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while case let n = fread(&buffer, 1, buffer.count, pipe), n > 0 { out += buffer[0..<n] }
-        return String(decoding: out, as: UTF8.self)
-    }()
 }
 
 extension Dictionary where Key == String, Value == String {
