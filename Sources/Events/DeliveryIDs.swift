@@ -30,6 +30,12 @@ public struct DeliveryIDs: Sendable, Equatable {
     /// The id of job `jobID` of this delivery (job ids never contain `/`, so keys cannot collide).
     public func requestID(jobID: String) -> String { Self.uuid5(deliveryKey + "/" + jobID) }
 
+    /// The key of an approval of commit `sha` of `owner/repo` (SPEC §10): approvals are bound to one commit, so a
+    /// second approval of it, by a click or a comment on any delivery, meets the first one's record.
+    public static func approvalKey(owner: String, repo: String, sha: String) -> String {
+        uuid5("approval/\(owner.lowercased())/\(repo.lowercased())/\(sha)")
+    }
+
     /// RFC 9562 UUID version 5 of `name` in `namespace`, lowercase.
     static func uuid5(_ name: String, namespace: [UInt8] = namespace) -> String {
         var hash = OpenSSL.sha1(namespace + Array(name.utf8))

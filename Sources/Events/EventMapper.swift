@@ -1,3 +1,4 @@
+import Base
 import FoundationEssentials
 
 /// What a webhook asks of us, decided from its event name and payload alone (SPEC §4).
@@ -6,31 +7,12 @@ public enum EventOutcome: Sendable, Equatable {
     case ping(zen: String?)
     /// Nothing to build; the reason goes to `X-Solstice-Ignored`.
     case ignored(String)
-    /// A commit to build.
+    /// A commit to build (still subject to the skip markers, drafts and the trust policy).
     case build(BuildTrigger)
-}
-
-/// The commit a webhook asks us to build, before workflow expansion.
-public struct BuildTrigger: Sendable, Equatable {
-    /// Clone URL of the repository holding the commit (the fork's for a fork PR).
-    public var repoURL: String
-    /// Owner of the repository where the App is installed and Check Runs live (the base repository for PRs).
-    public var owner: String
-    /// Name of that repository.
-    public var name: String
-    /// The commit to build.
-    public var commitSHA: String
-    /// The branch the allowlist is checked against: the pushed branch, or a PR's base branch; nil for tags.
-    public var branch: String?
-    /// Pull-request labels (`runs-on:LABEL` picks a runner).
-    public var labels: [String]
-    /// `installation.id` when the payload carries it.
-    public var installationID: Int?
-    /// For a `check_run` re-run: the name of the run whose job is queued again; nil builds every job.
-    public var rerunCheckRunName: String?
-
-    /// `owner/name`.
-    public var fullName: String { "\(owner)/\(name)" }
+    /// ChatOps commands on a pull request (SPEC §10).
+    case comment(PullRequestComment)
+    /// A click on a Check Run's action button (SPEC §10).
+    case approvalClick(ApprovalClick)
 }
 
 /// A payload that is not JSON, or lacks a field SPEC §4 needs; answered 400 with `message`.
@@ -68,6 +50,8 @@ public enum EventMapper {
             return try mapCheckSuite(try decode(CheckSuiteEventPayload.self, payload))
         case "check_run":
             return try mapCheckRun(try decode(CheckRunEventPayload.self, payload))
+        case "issue_comment":
+            return try mapComment(try decode(IssueCommentEventPayload.self, payload))
         default:
             // Still must be JSON: a garbled body is a bad request whatever its event.
             _ = try decode(ActionPayload.self, payload)
@@ -81,14 +65,16 @@ public enum EventMapper {
         let repository = try repositoryFields(p.repository, prefix: "repository")
         guard let ref = p.ref else { throw .missing("ref") }
         let branch = ref.hasPrefix("refs/heads/") ? String(ref.dropFirst("refs/heads/".count)) : nil
-        return .build(
-            BuildTrigger(
-                repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
-                name: repository.name, commitSHA: try commit(after, field: "after"), branch: branch, labels: [],
-                installationID: try installation(p.installation)))
+        var trigger = BuildTrigger(
+            event: "push", repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
+            name: repository.name, commitSHA: try commit(after, field: "after"), branch: branch,
+            installationID: try installation(p.installation))
+        trigger.headCommitMessage = p.head_commit?.message
+        return .build(trigger)
     }
 
-    private static let buildingActions: Set<String> = ["opened", "synchronize", "reopened"]
+    /// `ready_for_review` builds like `opened` (SPEC §4): a draft was skipped until then.
+    private static let buildingActions: Set<String> = ["opened", "synchronize", "reopened", "ready_for_review"]
 
     private static func mapPullRequest(_ p: PullRequestEventPayload) throws(PayloadError) -> EventOutcome {
         guard let action = p.action else { throw .missing("action") }
@@ -102,12 +88,21 @@ public enum EventMapper {
         }
         // Check Runs live on the base repository, where the App is installed, also for forks.
         let base = try repositoryFields(p.repository, prefix: "repository")
-        return .build(
-            BuildTrigger(
-                repoURL: try cloneURL(forkRepository, prefix: "pull_request.head.repo"), owner: base.owner,
-                name: base.name, commitSHA: try commit(sha, field: "pull_request.head.sha"), branch: pr.base?.ref,
-                labels: (pr.labels ?? []).compactMap(\.name),
-                installationID: try installation(p.installation)))
+        guard let number = pr.number ?? p.number else { throw .missing("pull_request.number") }
+        guard number > 0 else { throw .malformed("pull_request.number", expected: "a positive integer") }
+        let author = try login(pr.user?.login, field: "pull_request.user.login")
+        var trigger = BuildTrigger(
+            event: "pull_request", repoURL: try cloneURL(forkRepository, prefix: "pull_request.head.repo"),
+            owner: base.owner, name: base.name, commitSHA: try commit(sha, field: "pull_request.head.sha"),
+            branch: pr.base?.ref, labels: (pr.labels ?? []).compactMap(\.name),
+            installationID: try installation(p.installation), pullRequestNumber: number)
+        // Unknown repository ids count as different repositories: the safe side of the trust decision.
+        let headID = forkRepository.id
+        trigger.pullRequest = PullRequestFacts(
+            number: number, title: pr.title ?? "", draft: pr.draft ?? false, author: author,
+            authorAssociation: pr.author_association ?? "NONE",
+            fromBaseRepository: headID != nil && headID == pr.base?.repo?.id, htmlURL: pr.html_url ?? "")
+        return .build(trigger)
     }
 
     /// "Re-run all checks": the workflow at the suite's head is expanded and queued again.
@@ -119,26 +114,75 @@ public enum EventMapper {
         let repository = try repositoryFields(p.repository, prefix: "repository")
         return .build(
             BuildTrigger(
-                repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner,
-                name: repository.name, commitSHA: try commit(sha, field: "check_suite.head_sha"),
-                branch: suite.head_branch, labels: [],
+                event: "check_suite", repoURL: try cloneURL(p.repository, prefix: "repository"),
+                owner: repository.owner, name: repository.name,
+                commitSHA: try commit(sha, field: "check_suite.head_sha"), branch: suite.head_branch,
+                installationID: try installation(p.installation),
+                pullRequestNumber: onlyPullRequest(suite.pull_requests)))
+    }
+
+    /// "Re-run" on one check run: only the job that run stands for is queued again. A click on a run's action
+    /// button (`requested_action`) may be an approval (SPEC §10).
+    private static func mapCheckRun(_ p: CheckRunEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "rerequested" || action == "requested_action" else {
+            return .ignored("check_run action \(action) is not handled")
+        }
+        guard let run = p.check_run else { throw .missing("check_run") }
+        guard let sha = run.head_sha else { throw .missing("check_run.head_sha") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        let repoURL = try cloneURL(p.repository, prefix: "repository")
+        let headSHA = try commit(sha, field: "check_run.head_sha")
+        if action == "requested_action" {
+            guard let identifier = p.requested_action?.identifier else {
+                throw .missing("requested_action.identifier")
+            }
+            return .approvalClick(
+                ApprovalClick(
+                    owner: repository.owner, name: repository.name, repoURL: repoURL, headSHA: headSHA,
+                    externalID: run.external_id, appID: run.app?.id, identifier: identifier,
+                    login: try login(p.sender?.login, field: "sender.login"), conclusion: run.conclusion,
+                    branch: run.check_suite?.head_branch, installationID: try installation(p.installation)))
+        }
+        guard let name = run.name else { throw .missing("check_run.name") }
+        return .build(
+            BuildTrigger(
+                event: "check_run", repoURL: repoURL, owner: repository.owner, name: repository.name,
+                commitSHA: headSHA, branch: run.check_suite?.head_branch,
+                installationID: try installation(p.installation), selection: .checkRun(name: name),
+                pullRequestNumber: onlyPullRequest(run.pull_requests)))
+    }
+
+    /// A comment on a pull request: ChatOps when it holds commands (SPEC §10); everything else is ignored, never
+    /// answered with a comment.
+    private static func mapComment(_ p: IssueCommentEventPayload) throws(PayloadError) -> EventOutcome {
+        guard let action = p.action else { throw .missing("action") }
+        guard action == "created" else { return .ignored("issue_comment action \(action) is not handled") }
+        guard let issue = p.issue else { throw .missing("issue") }
+        guard issue.pull_request != nil else { return .ignored("comment on an issue, not a pull request") }
+        let commands = ChatOpsCommand.commands(in: p.comment?.body ?? "")
+        guard !commands.isEmpty else { return .ignored("comment holds no command") }
+        guard let number = issue.number else { throw .missing("issue.number") }
+        guard number > 0 else { throw .malformed("issue.number", expected: "a positive integer") }
+        let repository = try repositoryFields(p.repository, prefix: "repository")
+        return .comment(
+            PullRequestComment(
+                owner: repository.owner, name: repository.name, number: number,
+                commenter: try login(p.comment?.user?.login, field: "comment.user.login"), commands: commands,
                 installationID: try installation(p.installation)))
     }
 
-    /// "Re-run" on one check run: only the job that run stands for is queued again.
-    private static func mapCheckRun(_ p: CheckRunEventPayload) throws(PayloadError) -> EventOutcome {
-        guard let action = p.action else { throw .missing("action") }
-        guard action == "rerequested" else { return .ignored("check_run action \(action) is not handled") }
-        guard let run = p.check_run else { throw .missing("check_run") }
-        guard let sha = run.head_sha else { throw .missing("check_run.head_sha") }
-        guard let name = run.name else { throw .missing("check_run.name") }
-        let repository = try repositoryFields(p.repository, prefix: "repository")
-        var trigger = BuildTrigger(
-            repoURL: try cloneURL(p.repository, prefix: "repository"), owner: repository.owner, name: repository.name,
-            commitSHA: try commit(sha, field: "check_run.head_sha"), branch: run.check_suite?.head_branch, labels: [],
-            installationID: try installation(p.installation))
-        trigger.rerunCheckRunName = name
-        return .build(trigger)
+    /// The pull request a check suite or run belongs to, when the payload lists exactly one (SPEC §4).
+    private static func onlyPullRequest(_ list: [NumberPayload]?) -> Int? {
+        guard let list, list.count == 1, let number = list[0].number, number > 0 else { return nil }
+        return number
+    }
+
+    /// A login as GitHub forms them; it ends up in an API path.
+    private static func login(_ value: String?, field: String) throws(PayloadError) -> String {
+        guard let value else { throw .missing(field) }
+        guard GitHubNames.isLogin(value) else { throw .malformed(field, expected: "a GitHub login") }
+        return value
     }
 
     private static func repositoryFields(_ r: RepositoryPayload?, prefix: String) throws(PayloadError) -> (

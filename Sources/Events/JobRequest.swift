@@ -31,13 +31,21 @@ public struct JobRequest: Sendable, Equatable, Decodable {
     public var runsOn: String?
     /// The job's script.
     public var scriptPath: String?
+    /// The `X-GitHub-Event` that caused the job.
+    public var event: String
+    /// The pull request the job builds: a `pull_request` or comment's own, the one a check suite or run lists;
+    /// nil for pushes.
+    public var pullRequestNumber: Int?
+    /// Who approved running a stranger's commit, or gave the ChatOps command (SPEC §10); nil otherwise.
+    public var approvedBy: String?
     /// When the webhook was accepted, RFC 3339 UTC.
     public var submittedAt: String
 
     /// A request with every field given (`schema_version` and `source` are fixed).
     public init(
         requestID: String, groupID: String, repoURL: String, repoOwner: String, repoName: String, commitSHA: String,
-        workflowPath: String?, workflowJobID: String?, runsOn: String?, scriptPath: String?, submittedAt: String
+        workflowPath: String?, workflowJobID: String?, runsOn: String?, scriptPath: String?, event: String,
+        pullRequestNumber: Int?, approvedBy: String?, submittedAt: String
     ) {
         self.requestID = requestID
         self.groupID = groupID
@@ -49,6 +57,9 @@ public struct JobRequest: Sendable, Equatable, Decodable {
         self.workflowJobID = workflowJobID
         self.runsOn = runsOn
         self.scriptPath = scriptPath
+        self.event = event
+        self.pullRequestNumber = pullRequestNumber
+        self.approvedBy = approvedBy
         self.submittedAt = submittedAt
     }
 
@@ -56,7 +67,8 @@ public struct JobRequest: Sendable, Equatable, Decodable {
         case schemaVersion = "schema_version", requestID = "request_id", groupID = "group_id", source
         case repoURL = "repo_url", repoOwner = "repo_owner", repoName = "repo_name", commitSHA = "commit_sha"
         case workflowPath = "workflow_path", workflowJobID = "workflow_job_id", runsOn = "runs_on"
-        case scriptPath = "script_path", submittedAt = "submitted_at"
+        case scriptPath = "script_path", event, pullRequestNumber = "pull_request_number"
+        case approvedBy = "approved_by", submittedAt = "submitted_at"
     }
 
     /// The JSON body published to the broker: every key in SPEC §4's order, `null` where empty. Written directly
@@ -68,8 +80,9 @@ public struct JobRequest: Sendable, Equatable, Decodable {
             ("group_id", .string(groupID)), ("source", .string(source)), ("repo_url", .string(repoURL)),
             ("repo_owner", .string(repoOwner)), ("repo_name", .string(repoName)), ("commit_sha", .string(commitSHA)),
             ("workflow_path", .optional(workflowPath)), ("workflow_job_id", .optional(workflowJobID)),
-            ("runs_on", .optional(runsOn)), ("script_path", .optional(scriptPath)),
-            ("submitted_at", .string(submittedAt)),
+            ("runs_on", .optional(runsOn)), ("script_path", .optional(scriptPath)), ("event", .string(event)),
+            ("pull_request_number", pullRequestNumber.map { .int($0) } ?? .null),
+            ("approved_by", .optional(approvedBy)), ("submitted_at", .string(submittedAt)),
         ]).bytes
     }
 }

@@ -22,7 +22,7 @@ public struct CheckRunTarget: Sendable, Equatable {
 }
 
 /// A queued job's run: its `external_id` (the request id) and the workflow job it stands for.
-public struct QueuedRun: Sendable, Equatable {
+public struct QueuedRun: Sendable, Equatable, Codable {
     /// `external_id`: the job's request id.
     public var externalID: String
     /// The workflow job id; nil for the single job of a repository without a workflow.
@@ -37,7 +37,7 @@ public struct QueuedRun: Sendable, Equatable {
 
 /// A workflow file that could not be used, as the `NAME / workflow` run shows it: where, what, and the rendered
 /// error with the line and a caret.
-public struct WorkflowFailure: Sendable, Equatable {
+public struct WorkflowFailure: Sendable, Equatable, Codable {
     /// The file (`.solstice/workflow.kdl`).
     public var path: String
     /// 1-based line.
@@ -66,8 +66,8 @@ public struct WorkflowFailure: Sendable, Equatable {
 /// `external_id` = request id (reusing a run that already has that external id on the commit), the failed
 /// `NAME / workflow` run, and the completion of a job's run with its result.
 public final class CheckRuns: Sendable {
-    private let client: GitHubClient
-    private let checkName: String
+    let client: GitHubClient
+    let checkName: String
     private let logsBaseURL: String?
 
     /// Runs named `checkName` (`NAME / JOB_ID` when a delivery has several jobs), linking to `logsBaseURL`.
@@ -94,33 +94,11 @@ public final class CheckRuns: Sendable {
         logsBaseURL.map { "\($0)/jobs/\(requestID)/logs" }
     }
 
-    /// Creates a queued run per job, skipping jobs whose request id already has a run on the commit. Names
-    /// follow the workflow's job count (`workflowJobs`), so a re-run of one job keeps its `NAME / JOB_ID`.
-    /// Returns the number created.
-    @discardableResult
-    public func reportQueued(_ runs: [QueuedRun], workflowJobs: Int, target: CheckRunTarget, deadline: Double)
-        throws(GitHubError) -> Int
+    /// The body of the completed `NAME / workflow` run that shows why the workflow file was rejected, annotated
+    /// on the failing line.
+    func workflowErrorBody(_ failure: WorkflowFailure, externalID: String, target: CheckRunTarget, now: Int)
+        -> [String: JSONField]
     {
-        let existing = try runIDsByExternalID(target, deadline: deadline)
-        var created = 0
-        for run in runs where existing[run.externalID] == nil {
-            var body: [String: JSONField] = [
-                "name": .string(runName(jobID: run.jobID, jobCount: workflowJobs)),
-                "head_sha": .string(target.sha), "external_id": .string(run.externalID), "status": .string("queued"),
-            ]
-            if let url = detailsURL(requestID: run.externalID) { body["details_url"] = .string(url) }
-            try create(body, target, deadline: deadline)
-            created += 1
-        }
-        return created
-    }
-
-    /// Creates the completed `NAME / workflow` run that shows why the workflow file was rejected, annotated on
-    /// the failing line, unless a run with `externalID` already exists.
-    public func reportWorkflowError(
-        _ failure: WorkflowFailure, externalID: String, target: CheckRunTarget, now: Int, deadline: Double
-    ) throws(GitHubError) {
-        if try runIDsByExternalID(target, deadline: deadline)[externalID] != nil { return }
         // GitHub accepts columns only on single-line annotations, which this is.
         let annotation: [String: JSONField] = [
             "path": .string(failure.path), "start_line": .int(failure.line), "end_line": .int(failure.line),
@@ -136,13 +114,12 @@ public final class CheckRuns: Sendable {
             "text": .string("```\n\(String(failure.rendered.prefix(60_000)))\n```"),
             "annotations": .array([.object(annotation)]),
         ]
-        try create(
-            [
-                "name": .string("\(checkName) / workflow"), "head_sha": .string(target.sha),
-                "external_id": .string(externalID), "status": .string("completed"),
-                "conclusion": .string("failure"), "completed_at": .string(RFC3339.format(secondsSince1970: now)),
-                "output": .object(output),
-            ], target, deadline: deadline)
+        return [
+            "name": .string("\(checkName) / workflow"), "head_sha": .string(target.sha),
+            "external_id": .string(externalID), "status": .string("completed"),
+            "conclusion": .string("failure"), "completed_at": .string(RFC3339.format(secondsSince1970: now)),
+            "output": .object(output),
+        ]
     }
 
     /// How `complete` found the run.
@@ -176,7 +153,7 @@ public final class CheckRuns: Sendable {
     }
 
     @discardableResult
-    private func create(_ body: [String: JSONField], _ target: CheckRunTarget, deadline: Double) throws(GitHubError)
+    func create(_ body: [String: JSONField], _ target: CheckRunTarget, deadline: Double) throws(GitHubError)
         -> HTTPResponse
     {
         let response = try client.request(
@@ -185,26 +162,59 @@ public final class CheckRuns: Sendable {
         return response
     }
 
+    /// One of this App's runs on a commit, as the list of runs shows it.
+    public struct Run: Sendable, Equatable {
+        /// The run's id.
+        public var id: Int
+        /// Its name (`NAME`, `NAME / JOB_ID`, `NAME / workflow`).
+        public var name: String
+        /// `external_id`.
+        public var externalID: String?
+        /// `queued`, `in_progress`, `completed`, ….
+        public var status: String
+        /// The conclusion, once completed.
+        public var conclusion: String?
+        /// `output.title`.
+        public var title: String?
+    }
+
     /// Every run of this App on the commit (`filter=all`: the default `latest` hides older runs of the same name),
-    /// all pages, by external id. Runs of other Apps are skipped: another App may use the same external id, and a
+    /// all pages, newest first. Runs of other Apps are skipped: another App may use the same external id, and a
     /// PATCH of its run would be refused (SPEC §8).
-    public func runIDsByExternalID(_ target: CheckRunTarget, deadline: Double) throws(GitHubError) -> [String: Int] {
+    public func runs(_ target: CheckRunTarget, deadline: Double) throws(GitHubError) -> [Run] {
         struct Page: Decodable {
             struct Run: Decodable {
                 struct App: Decodable { var id: Int }
+                struct Output: Decodable { var title: String? }
                 var id: Int
+                var name: String?
                 var external_id: String?
+                var status: String?
+                var conclusion: String?
+                var output: Output?
                 var app: App?
             }
             var check_runs: [Run]
         }
         let ours = Int(client.appID)
-        var result: [String: Int] = [:]
+        var result: [Run] = []
         let first = "/repos/\(target.owner)/\(target.repo)/commits/\(target.sha)/check-runs?filter=all&per_page=100"
         for page in try client.pages(first, what: "GET check runs of \(target.sha)", deadline: deadline) {
             for run in try GitHubClient.decode(Page.self, page).check_runs where run.app?.id == ours {
-                if let id = run.external_id { result[id] = run.id }
+                result.append(
+                    Run(
+                        id: run.id, name: run.name ?? "", externalID: run.external_id, status: run.status ?? "",
+                        conclusion: run.conclusion, title: run.output?.title))
             }
+        }
+        return result.sorted { $0.id > $1.id }
+    }
+
+    /// This App's runs on the commit by external id (the newest, where several share one).
+    public func runIDsByExternalID(_ target: CheckRunTarget, deadline: Double) throws(GitHubError) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for run in try runs(target, deadline: deadline) {
+            if let id = run.externalID, result[id] == nil { result[id] = run.id }
         }
         return result
     }

@@ -51,7 +51,8 @@ public struct JobPlanner: Sendable {
                 requestID: ids.requestID(jobID: job.workflowJobID ?? Self.defaultJobKey), groupID: groupID,
                 repoURL: trigger.repoURL, repoOwner: trigger.owner, repoName: trigger.name,
                 commitSHA: trigger.commitSHA, workflowPath: job.workflowPath, workflowJobID: job.workflowJobID,
-                runsOn: runsOn(job: job, trigger: trigger), scriptPath: job.scriptPath, submittedAt: timestamp)
+                runsOn: runsOn(job: job, trigger: trigger), scriptPath: job.scriptPath, event: trigger.event,
+                pullRequestNumber: trigger.pullRequestNumber, approvedBy: trigger.approvedBy, submittedAt: timestamp)
         }
     }
 

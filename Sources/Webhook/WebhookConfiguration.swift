@@ -1,5 +1,6 @@
 import AMQP
 import Base
+import Events
 import GitHub
 import HTTP
 import Workflow
@@ -39,6 +40,10 @@ public struct WebhookConfiguration: Sendable {
     public var runsOnMap: [String: String] = [:]
     /// What a repository's workflow may ask for (`WORKFLOW_MAX_BYTES`, `WORKFLOW_MAX_JOBS`, `RUNS_ON_ALLOWED`).
     public var workflowLimits = WorkflowLimits()
+    /// Who may make the runners run code (`TRUST_POLICY`, `TRUSTED_USERS`).
+    public var trust = TrustPolicy()
+    /// `BUILD_DRAFTS=1`: draft pull requests build too.
+    public var buildDrafts = false
     /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
     public var spoolDir = "/var/spool/solstice"
     /// The App, API root, check name and log links; without an App no workflow expansion and no Check Runs.
@@ -79,6 +84,8 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("RUNS_ON_DEFAULT", nil, "runner label when nothing else names one"),
             ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
             ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
+        ] + TrustPolicy.variables + [
+            ConfigVariable("BUILD_DRAFTS", "0", "1: draft pull requests build too"),
         ] + WorkflowLimits.variables + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables
         + LogSettings.variables
 
@@ -125,6 +132,12 @@ public struct WebhookConfiguration: Sendable {
                 }
                 config.runsOnMap[parts[0].lowercased()] = parts[1]
             }
+        }
+        config.trust = try TrustPolicy.load(env)
+        switch env.value("BUILD_DRAFTS") {
+        case nil, "0": config.buildDrafts = false
+        case "1": config.buildDrafts = true
+        default: throw ConfigurationError(variable: "BUILD_DRAFTS", message: "expected 0 or 1")
         }
         config.workflowLimits = try WorkflowLimits.load(env)
         if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }

@@ -10,8 +10,9 @@ enum Verdict: Error {
     case rejected(Rejection)
     /// `ping`: 200 with GitHub's zen.
     case ping(zen: String?)
-    /// Nothing to build (event, allowlist, re-run of no job): 204 with the reason.
-    case ignored(String)
+    /// Nothing to build (event, allowlist, skip marker, draft, re-run of no job, a command from someone without
+    /// permission): 204 with the reason, and for a skip marker the neutral run to write.
+    case ignored(String, checkRuns: PendingCheckRuns? = nil)
     /// The same delivery was already accepted: 200 with that answer plus `"duplicate": true`.
     case duplicate(recorded: [UInt8])
     /// Jobs published or spooled: 202, with the Check Runs to write after the answer.
@@ -21,8 +22,9 @@ enum Verdict: Error {
 /// Answers one webhook request (SPEC §3) and logs one line for it. `respond` is the request as data: one named call
 /// per stage, each returning a value (ARCHITECTURE.md "The request, as data"):
 ///
-///     gate (head, body, signature, content type) → EventMapper → Routing → delivery ids
-///       → DeliveryRecords (duplicate?) → expand → select jobs → JobPlanner → JobDispatcher → record → answer
+///     gate (head, body, signature, content type) → EventMapper → [ChatOps, approval click: resolve]
+///       → Routing → delivery ids → DeliveryRecords (duplicate?) → [pull request: screen, trust]
+///       → expand → select jobs → JobPlanner → JobDispatcher → record → answer
 ///
 /// Transport-neutral and shared by all workers of a process: it holds only immutable configuration and
 /// collaborators that serialize their own state (the publisher, the spool's lock stripes).
@@ -32,18 +34,22 @@ public final class WebhookResponder: Sendable {
     private let planner: JobPlanner
     private let expander: any JobExpanding
     private let dispatcher: JobDispatcher
-    private let deliveries: (records: DeliveryRecords, stripes: LockStripes)?
-    private let checkRuns: QueuedRunsReporter?
-    private let logger: Logger
-    private let clock: @Sendable () -> Int
+    let deliveries: (records: DeliveryRecords, stripes: LockStripes)?
+    /// What the App lets us ask and write on GitHub; nil without App credentials.
+    let app: AppAccess?
+    let trust: TrustPolicy
+    let buildDrafts: Bool
+    let logger: Logger
+    let clock: @Sendable () -> Int
     private let devMode: Bool
 
     /// A responder for `configuration`. `expander` reads workflows (one job per commit without it), `dispatcher`
-    /// publishes and spools, `spool` (nil: no duplicate detection) holds the delivery records, `checkRuns` writes
-    /// the queued runs after each answer; `clock` gives seconds since 1970.
+    /// publishes and spools, `spool` (nil: no duplicate detection) holds the delivery records, `app` asks GitHub
+    /// what the trust policy and ChatOps need and writes the Check Runs after each answer; `clock` gives seconds
+    /// since 1970.
     public init(
         configuration: WebhookConfiguration, dispatcher: JobDispatcher,
-        expander: any JobExpanding = SingleJobExpander(), checkRuns: QueuedRunsReporter? = nil,
+        expander: any JobExpanding = SingleJobExpander(), app: AppAccess? = nil,
         spool: SpoolDirectory? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = WallClock.now
     ) {
         gate = WebhookGate(configuration: configuration)
@@ -52,7 +58,9 @@ public final class WebhookResponder: Sendable {
         self.expander = expander
         self.dispatcher = dispatcher
         deliveries = spool.map { (DeliveryRecords(spool: $0), LockStripes(spool: $0)) }
-        self.checkRuns = checkRuns
+        self.app = app
+        trust = configuration.trust
+        buildDrafts = configuration.buildDrafts
         self.logger = logger
         self.clock = clock
         devMode = configuration.isDevMode
@@ -91,7 +99,7 @@ public final class WebhookResponder: Sendable {
 
     /// The work promised by `response` that waits for the answer to be out: its Check Runs.
     public func afterAnswer(_ response: WebhookResponse) {
-        if let pending = response.checkRuns { checkRuns?.report(pending) }
+        if let pending = response.checkRuns { app?.writer.write(pending) }
     }
 
     // MARK: - The pipeline
@@ -100,23 +108,82 @@ public final class WebhookResponder: Sendable {
         _ request: WebhookRequest, readBody: (Int) -> [UInt8]?, started: Double, githubMilliseconds: inout Double
     ) throws(Verdict) -> Verdict {
         let delivery = try gate.check(request, readBody: readBody)
-        let trigger = try route(try map(delivery))
-        let ids = try deliveryIDs(delivery)
-        guard let (records, stripes) = deliveries else {
-            return try accept(trigger, delivery, ids, started: started, githubMilliseconds: &githubMilliseconds)
+        // GitHub waits 10 s for the answer; leave time to publish after asking GitHub.
+        let deadline = started + 6
+        // Time spent asking GitHub before publishing (trust, ChatOps, the workflow), for the log line.
+        let githubStarted = MonotonicClock.now()
+        var asked = 0.0
+        defer { githubMilliseconds = asked * 1000 }
+        switch try map(delivery) {
+        case .build(let trigger):
+            let trigger = try route(trigger)
+            let ids = try deliveryIDs(delivery)
+            return try once(ids, lockKey: ids.groupID) { () throws(Verdict) -> Verdict in
+                var trigger = trigger
+                let extra = try screen(&trigger, ids: ids, deadline: deadline)
+                return try accept(
+                    trigger, delivery, ids, extraWrites: extra, deadline: deadline,
+                    askedGitHub: { asked = MonotonicClock.now() - githubStarted })
+            }
+        case .comment(let comment):
+            let resolved = try resolve(comment, deadline: deadline)
+            return try acceptApproval(resolved, delivery, deadline: deadline) {
+                asked = MonotonicClock.now() - githubStarted
+            }
+        case .approvalClick(let click):
+            let resolved = try resolve(click, deadline: deadline)
+            return try acceptApproval(resolved, delivery, deadline: deadline) {
+                asked = MonotonicClock.now() - githubStarted
+            }
         }
-        // Copies of one delivery (GitHub's redelivery, or several arriving at once) are answered one at a time:
-        // the first publishes and records its answer, the others repeat it (SPEC §7).
-        return try stripes.withLock(ids.groupID) { () throws(Verdict) -> Verdict in
-            if let recorded = records.answer(groupID: ids.groupID) { return .duplicate(recorded: recorded) }
-            let verdict = try accept(trigger, delivery, ids, started: started, githubMilliseconds: &githubMilliseconds)
-            if case .accepted(let response, _) = verdict { record(response, ids: ids, records: records) }
+    }
+
+    /// A ChatOps command or an approval click, resolved into a trigger: built once per delivery, and an approval
+    /// once per commit (approving twice repeats the first answer).
+    private func acceptApproval(
+        _ resolved: ResolvedCommand, _ delivery: ValidatedDelivery, deadline: Double, askedGitHub: () -> Void
+    ) throws(Verdict) -> Verdict {
+        let trigger = try route(resolved.trigger)
+        let ids = try deliveryIDs(delivery)
+        return try once(ids, lockKey: resolved.approvalKey ?? ids.groupID, alsoRecordAs: resolved.approvalKey) {
+            () throws(Verdict) -> Verdict in
+            try accept(
+                trigger, delivery, ids, extraWrites: resolved.writes, deadline: deadline, askedGitHub: askedGitHub)
+        }
+    }
+
+    /// Runs `body` once per delivery (and per `alsoRecordAs`, an approval's key): copies of one delivery
+    /// (GitHub's redelivery, or several arriving at once) are answered one at a time under `lockKey`'s stripe;
+    /// the first publishes and records its answer, the others repeat it (SPEC §7).
+    private func once(
+        _ ids: DeliveryIDs, lockKey: String, alsoRecordAs extraKey: String? = nil,
+        _ body: () throws(Verdict) -> Verdict
+    ) throws(Verdict) -> Verdict {
+        guard let (records, stripes) = deliveries else { return try body() }
+        return try stripes.withLock(lockKey) { () throws(Verdict) -> Verdict in
+            for key in [ids.groupID] + (extraKey.map { [$0] } ?? []) {
+                if let recorded = records.answer(groupID: key) { return .duplicate(recorded: recorded) }
+            }
+            // A stage may end the request with an answer to record (a pull request waiting for approval).
+            let verdict: Verdict
+            do throws(Verdict) { verdict = try body() } catch { verdict = error }
+            if case .accepted(let response, _) = verdict {
+                record(response, key: ids.groupID, delivery: ids.delivery, records: records)
+                if let extraKey { record(response, key: extraKey, delivery: ids.delivery, records: records) }
+            }
             return verdict
         }
     }
 
+    /// What a delivery asks for, once ping and ignored events have been answered.
+    private enum Ask {
+        case build(BuildTrigger)
+        case comment(PullRequestComment)
+        case approvalClick(ApprovalClick)
+    }
+
     /// EventMapper: what the event asks for; ping and ignored events end here.
-    private func map(_ delivery: ValidatedDelivery) throws(Verdict) -> BuildTrigger {
+    private func map(_ delivery: ValidatedDelivery) throws(Verdict) -> Ask {
         let outcome: EventOutcome
         do { outcome = try EventMapper.map(event: delivery.event, payload: delivery.payload) } catch {
             throw .rejected(Rejection(status: 400, message: error.message))
@@ -124,7 +191,9 @@ public final class WebhookResponder: Sendable {
         switch outcome {
         case .ping(let zen): throw .ping(zen: zen)
         case .ignored(let reason): throw .ignored(reason)
-        case .build(let trigger): return trigger
+        case .build(let trigger): return .build(trigger)
+        case .comment(let comment): return .comment(comment)
+        case .approvalClick(let click): return .approvalClick(click)
         }
     }
 
@@ -143,16 +212,15 @@ public final class WebhookResponder: Sendable {
         return DeliveryIDs(delivery: deliveryID, installationTarget: delivery.installationTarget)
     }
 
-    /// Expand, select, plan, dispatch: the answer of SPEC §3's last rows.
+    /// Expand, select, plan, dispatch: the answer of SPEC §3's last rows. `extraWrites` (an approval run marked
+    /// approved) are written with the queued runs.
     private func accept(
-        _ trigger: BuildTrigger, _ delivery: ValidatedDelivery, _ ids: DeliveryIDs, started: Double,
-        githubMilliseconds: inout Double
+        _ trigger: BuildTrigger, _ delivery: ValidatedDelivery, _ ids: DeliveryIDs, extraWrites: [CheckRunWrite],
+        deadline: Double, askedGitHub: () -> Void
     ) throws(Verdict) -> Verdict {
-        // GitHub waits 10 s for the answer; leave time to publish after asking GitHub for the workflow.
-        let expandStarted = MonotonicClock.now()
-        let expansion = expander.expand(trigger, deadline: started + 6)
-        githubMilliseconds = (MonotonicClock.now() - expandStarted) * 1000
-        let jobs = try select(expansion.jobs, for: trigger)
+        let expansion = expander.expand(trigger, deadline: deadline)
+        let jobs = try select(expansion.jobs, for: trigger, deadline: deadline)
+        askedGitHub()
         let now = clock()
         let requests = planner.requests(for: trigger, jobs: jobs, ids: ids, submittedAt: now)
         let deliveryID = ids.delivery
@@ -164,48 +232,97 @@ public final class WebhookResponder: Sendable {
         case .spooled: spooled = true
         case .failed(let reason): throw .rejected(Rejection(status: 503, message: reason))
         }
-        var response = Self.json(
-            202,
-            [
-                ("delivery", .string(deliveryID)), ("event", .string(delivery.event)),
-                ("group_id", .string(ids.groupID)),
-                ("jobs", .array(requests.map(Self.jobSummary))), ("spooled", .bool(spooled)),
-            ])
-        if checkRuns != nil && expansion.appInstalled {
-            response.checkRuns = PendingCheckRuns(
-                deliveryID: deliveryID,
-                target: CheckRunTarget(owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA),
-                runs: requests.map { QueuedRun(externalID: $0.requestID, jobID: $0.workflowJobID) },
-                workflowJobs: expansion.jobs.count,
-                workflowFailure: expansion.workflowError.map {
-                    ($0.checkRunFailure(path: WorkflowExpander.path), ids.requestID(jobID: "workflow"))
-                },
-                acceptedAt: now)
+        var fields: [(String, JSONField)] = [
+            ("delivery", .string(deliveryID)), ("event", .string(delivery.event)), ("group_id", .string(ids.groupID)),
+            ("jobs", .array(requests.map(Self.jobSummary))), ("spooled", .bool(spooled)),
+        ]
+        if let approver = trigger.approvedBy { fields.append(("approved_by", .string(approver))) }
+        var response = Self.json(202, fields)
+        if app != nil && expansion.appInstalled {
+            var writes: [CheckRunWrite] = [
+                .queued(
+                    requests.map { QueuedRun(externalID: $0.requestID, jobID: $0.workflowJobID) },
+                    workflowJobs: expansion.jobs.count)
+            ]
+            if let error = expansion.workflowError {
+                writes.append(
+                    .workflowError(
+                        error.checkRunFailure(path: WorkflowExpander.path), externalID: ids.requestID(jobID: "workflow")))
+            }
+            response.checkRuns = pending(trigger, ids, writes + extraWrites, now: now)
         }
         return .accepted(response, jobs: requests.count)
     }
 
-    /// The jobs to queue: all of them, or for a re-run of one check run only the job that run stands for.
-    private func select(_ jobs: [PlannedJob], for trigger: BuildTrigger) throws(Verdict) -> [PlannedJob] {
-        guard let runName = trigger.rerunCheckRunName else { return jobs }
-        var selected = jobs
-        // Bare NAME is the single job; "NAME / workflow" stood for the whole (then broken) workflow.
-        if let wanted = checkRuns?.jobID(fromRunName: runName), wanted != "workflow" {
-            selected = jobs.filter { $0.workflowJobID == wanted }
-        }
-        if selected.isEmpty {
-            throw .ignored("check run \(runName) matches no job of the workflow at \(trigger.commitSHA)")
+    /// The Check Run writes `writes` on the trigger's commit, for the delivery `ids`.
+    func pending(_ trigger: BuildTrigger, _ ids: DeliveryIDs, _ writes: [CheckRunWrite], now: Int) -> PendingCheckRuns {
+        PendingCheckRuns(
+            deliveryID: ids.delivery,
+            target: CheckRunTarget(owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA), writes: writes,
+            acceptedAt: now)
+    }
+
+    /// The jobs to queue: all of them; for a re-run of one check run only the job that run stands for; for ChatOps
+    /// the jobs named and, for `/retest`, those whose latest run on the commit failed.
+    private func select(_ jobs: [PlannedJob], for trigger: BuildTrigger, deadline: Double) throws(Verdict)
+        -> [PlannedJob]
+    {
+        let selected: [PlannedJob]
+        switch trigger.selection {
+        case .all:
+            return jobs
+        case .checkRun(let runName):
+            // Bare NAME is the single job; "NAME / workflow" stood for the whole (then broken) workflow.
+            if let wanted = app?.checkRuns.jobID(fromRunName: runName), wanted != "workflow" {
+                selected = jobs.filter { $0.workflowJobID == wanted }
+            } else {
+                selected = jobs
+            }
+            if selected.isEmpty {
+                throw .ignored("check run \(runName) matches no job of the workflow at \(trigger.commitSHA)")
+            }
+        case .commands(let named, let failed):
+            var wanted = Set(named)
+            var bareRunFailed = false
+            if failed, let app {
+                for name in try failedRunNames(trigger, app: app, deadline: deadline) {
+                    if let job = app.checkRuns.jobID(fromRunName: name) { wanted.insert(job) } else { bareRunFailed = true }
+                }
+            }
+            // A bare NAME run stands for the only job there is.
+            selected = jobs.filter { job in
+                job.workflowJobID.map(wanted.contains) == true || (bareRunFailed && jobs.count == 1)
+            }
+            if selected.isEmpty {
+                let asked = (named + (failed ? ["failed jobs"] : [])).joined(separator: ", ")
+                throw .ignored("nothing to run at \(trigger.commitSHA): no job matches \(asked)")
+            }
         }
         return selected
     }
 
+    /// `/retest`: the names of this App's job runs on the commit whose latest run concluded `failure`,
+    /// `timed_out`, `cancelled` or `stale` (SPEC §10); queued and running ones are left alone.
+    private func failedRunNames(_ trigger: BuildTrigger, app: AppAccess, deadline: Double) throws(Verdict) -> [String] {
+        let target = CheckRunTarget(owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA)
+        let runs: [CheckRuns.Run]
+        do { runs = try app.checkRuns.runs(target, deadline: deadline) } catch {
+            throw .rejected(Rejection(status: 503, message: "cannot read the check runs for /retest: \(error.message)"))
+        }
+        var latest: [String: CheckRuns.Run] = [:]
+        for run in runs where CheckRuns.pullRequest(fromApprovalExternalID: run.externalID) == nil {
+            if latest[run.name] == nil { latest[run.name] = run }  // newest first
+        }
+        let failing: Set<String> = ["failure", "timed_out", "cancelled", "stale"]
+        return latest.values.filter { failing.contains($0.conclusion ?? "") }.map(\.name).sorted()
+    }
+
     /// DeliveryRecords: the answer, so copies and redeliveries repeat it instead of publishing again.
-    private func record(_ response: WebhookResponse, ids: DeliveryIDs, records: DeliveryRecords) {
-        do { try records.record(groupID: ids.groupID, body: response.body) } catch {
+    private func record(_ response: WebhookResponse, key: String, delivery: String, records: DeliveryRecords) {
+        do { try records.record(groupID: key, body: response.body) } catch {
             // The jobs are queued; only a redelivery could now publish them again.
             logger.log(
-                .error, "delivery record not written",
-                ["delivery": .string(ids.delivery), "error": .string(error.message)])
+                .error, "delivery record not written", ["delivery": .string(delivery), "error": .string(error.message)])
         }
     }
 
@@ -220,10 +337,11 @@ public final class WebhookResponder: Sendable {
             return (response, 0)
         case .ping(let zen):
             return (json(200, [("ok", .bool(true)), ("event", "ping"), ("zen", .optional(zen))]), 0)
-        case .ignored(let reason):
-            return (
-                WebhookResponse(status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: []), 0
-            )
+        case .ignored(let reason, let checkRuns):
+            var response = WebhookResponse(
+                status: 204, headers: [.init(name: "X-Solstice-Ignored", value: reason)], body: [])
+            response.checkRuns = checkRuns
+            return (response, 0)
         case .duplicate(let recorded):
             // Records hold only whole objects: the first answer plus `"duplicate": true`.
             return (
@@ -243,7 +361,7 @@ public final class WebhookResponder: Sendable {
         ])
     }
 
-    private static func json(_ status: Int, _ fields: [(String, JSONField)]) -> WebhookResponse {
+    static func json(_ status: Int, _ fields: [(String, JSONField)]) -> WebhookResponse {
         WebhookResponse(status: status, headers: [], body: JSONField.object(fields).bytes)
     }
 }

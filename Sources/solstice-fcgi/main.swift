@@ -191,19 +191,18 @@ if command == "drain-spool" {
 }
 
 var expander: any JobExpanding = SingleJobExpander()
-var checkRuns: QueuedRunsReporter?
+var app: AppAccess?
 if let github {
     expander = WorkflowExpander(client: github, logger: logger, limits: configuration.workflowLimits)
-    checkRuns = QueuedRunsReporter(
-        checkRuns: CheckRuns(
-            client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL),
+    app = AppAccess(
+        client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL,
         logger: logger)
 } else {
     logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
 }
 let responder = WebhookResponder(
     configuration: configuration, dispatcher: JobDispatcher(publisher: publisher, outbox: outbox, logger: logger),
-    expander: expander, checkRuns: checkRuns, spool: spool, logger: logger)
+    expander: expander, app: app, spool: spool, logger: logger)
 
 do { try configuration.requireSecret() } catch { tool.fail(error.description) }
 let listener: FastCGIListener

@@ -69,7 +69,8 @@ import Testing
         #expect(trigger.repoURL == "https://github.com/Codertocat/Hello-World.git")
         #expect(trigger.branch == "changes")
         #expect(trigger.installationID == 957_387)
-        #expect(trigger.rerunCheckRunName == nil)
+        #expect(trigger.selection == .all)
+        #expect(trigger.event == "check_suite")
     }
 
     @Test func checkRunRerequestedRebuildsOneRun() throws {
@@ -81,7 +82,8 @@ import Testing
         }
         #expect(trigger.commitSHA == "d6fde92930d4715a2b49857d24b940956b26d2d3")
         #expect(trigger.fullName == "github/hello-world")
-        #expect(trigger.rerunCheckRunName == "randscape")
+        #expect(trigger.selection == .checkRun(name: "randscape"))
+        #expect(trigger.event == "check_run")
         #expect(trigger.installationID == 1)
     }
 
@@ -106,7 +108,8 @@ import Testing
 
     @Test func forkPullRequestClonesForkButReportsOnBase() throws {
         let json = """
-            {"action": "opened", "pull_request": {"head": {"sha": "\(String(repeating: "a", count: 40))", "ref": "x",
+            {"action": "opened", "pull_request": {"number": 3, "user": {"login": "someone"},
+              "head": {"sha": "\(String(repeating: "a", count: 40))", "ref": "x",
               "repo": {"name": "fork", "clone_url": "https://github.com/someone/fork.git", "owner": {"login": "someone"}}},
               "base": {"ref": "main"}, "labels": [{"name": "runs-on:omnios"}]},
              "repository": {"name": "repo", "clone_url": "https://github.com/org/repo.git", "owner": {"login": "org"}}}
@@ -119,6 +122,10 @@ import Testing
         #expect(trigger.fullName == "org/repo")
         #expect(trigger.branch == "main")
         #expect(trigger.labels == ["runs-on:omnios"])
+        #expect(trigger.pullRequestNumber == 3)
+        // No repository ids in the payload: not known to be the base repository, so not trusted for it.
+        #expect(trigger.pullRequest?.fromBaseRepository == false)
+        #expect(trigger.pullRequest?.authorAssociation == "NONE")
     }
 
     @Test func deletedForkIsIgnored() throws {
