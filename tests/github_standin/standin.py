@@ -382,6 +382,7 @@ class State:
             self.collaborators: dict[tuple, str] = {}     # (repo key, login lower) → role
             self.users: dict[str, dict] = {}              # login lower → {"login", "id"}
             self.pulls: dict[tuple, dict] = {}            # (repo key, number) → pull request
+            self.pull_index: dict | None = None           # (repo key, sha) → same-repo open PRs
             self.commits: dict[tuple, dict] = {}          # (repo key, sha) → commit
             self.next_comment = COMMENT_ID_BASE + 1
             # v2: webhooks sent to the product, and the App's delivery log
@@ -624,9 +625,14 @@ class State:
         and has (or had) this head SHA. GitHub leaves pull requests from forks out of
         check_run/check_suite.pull_requests ("the pull_requests array will be empty")."""
         with self.lock:
-            return [pr for (k, _), pr in sorted(self.pulls.items(), key=lambda kv: kv[0][1])
-                    if k == key and pr["state"] == "open" and pr["head_repo"] == key
-                    and sha in pr["shas"]]
+            if self.pull_index is None:   # rebuilt after a change; listings ask once per run
+                index: dict[tuple, list] = {}
+                for (k, _), pr in sorted(self.pulls.items()):
+                    if pr["state"] == "open" and pr["head_repo"] == k:
+                        for s in pr["shas"]:
+                            index.setdefault((k, s), []).append(pr)
+                self.pull_index = index
+            return list(self.pull_index.get((key, sha), []))
 
     def pull_ref_json(self, pr: dict, base: str) -> dict:
         """The short pull-request form of check_run.pull_requests."""
@@ -1748,6 +1754,7 @@ class Handler(BaseHTTPRequestHandler):
                       "shas": (old["shas"] if old else []) + [p["head_sha"]]}
                 pr["shas"] = list(dict.fromkeys(pr["shas"]))[-100:]
                 st.pulls[(key, p["number"])] = pr
+                st.pull_index = None
                 out.append({"repo": st.display(key), "number": p["number"], "id": pr["id"],
                             "head_sha": p["head_sha"]})
         return {"pulls": out}

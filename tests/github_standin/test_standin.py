@@ -610,6 +610,7 @@ class Receiver:
 
     def __init__(self):
         self.got, self.status, self.reply = [], 202, {"ok": True}
+        self.on_request = None    # called with the parsed payload before answering
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -622,7 +623,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.got.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                   "body": body})
-                data = json.dumps(outer.reply).encode()
+                reply = outer.reply
+                if outer.on_request is not None:
+                    reply = outer.on_request(json.loads(body))
+                data = json.dumps(reply).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("X-Solstice-Test", "yes")
@@ -708,6 +712,25 @@ def test_click_on_fork_pull_request_lists_no_pull_request(gh, keys, hook):
     [theirs] = gh.seed_check_runs(REPO, 1, app_id=15368, name="x", head_sha=SHA, actions=[APPROVE])
     assert gh.request("POST", "/_standin/click", body={"run_id": theirs, "identifier": "approve",
                                                        "login": "alice"}).status == 409
+
+
+def test_product_may_call_the_api_while_a_click_is_delivered(gh, keys, hook):
+    tok = token_for(gh, keys["key"])
+    gh.set_collaborator(REPO, "alice", "maintain")
+    run = create_run(gh, tok, conclusion="action_required",
+                     output={"title": "t", "summary": "s"}, actions=[APPROVE]).json()
+
+    def approve(payload):   # what the product does: check the clicker, then update the run
+        login = payload["sender"]["login"]
+        perm = gh.api("GET", f"/repos/{REPO}/collaborators/{login}/permission", token=tok).json()
+        r = gh.api("PATCH", f"/repos/{REPO}/check-runs/{payload['check_run']['id']}", token=tok,
+                   body={"conclusion": "success", "output": {"title": f"Approved by {login}", "summary": "s"}})
+        return {"permission": perm["permission"], "patched": r.status}
+    hook.on_request = approve
+    ans = gh.click(run["id"], "approve", "alice")
+    assert ans["json"] == {"permission": "write", "patched": 200}
+    stored = gh.check_runs(REPO)[0]
+    assert stored["conclusion"] == "success" and stored["actions"] == []
 
 
 def test_comment_delivers_issue_comment(gh, keys, hook):
