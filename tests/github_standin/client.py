@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -127,16 +128,96 @@ class StandIn:
         return self._control("DELETE", "/requests")
 
     def check_runs(self, repo: str | None = None) -> list:
+        """Stored runs with their annotations, current `actions` and owning `app_id`."""
         q = "?" + urllib.parse.urlencode({"repo": repo}) if repo else ""
         return self._control("GET", "/check-runs" + q)["check_runs"]
 
-    def seed_check_runs(self, repo: str, count: int = 1, **fields) -> list:
+    def seed_check_runs(self, repo: str, count: int = 1, *, app_id: int | None = None,
+                        **fields) -> list:
         """Create runs directly (validated like the API); "{i}" in string fields is
-        replaced by the run's index.  Returns the new ids."""
-        return self._control("POST", "/check-runs", {"repo": repo, "count": count, **fields})["ids"]
+        replaced by the run's index.  `app_id` makes them runs of another App.
+        Returns the new ids."""
+        body = {"repo": repo, "count": count, **fields}
+        if app_id is not None:
+            body["app_id"] = app_id
+        return self._control("POST", "/check-runs", body)["ids"]
 
     def expire_tokens(self) -> dict:
         return self._control("POST", "/tokens/expire")
+
+    # -- trust and approval
+    def set_repo(self, repo: str, *, private: bool) -> dict:
+        """Marks a repository private (non-collaborators then get permission "none")."""
+        return self._control("POST", "/repos", {"repo": repo, "private": private})
+
+    def set_collaborator(self, repo: str, login: str, role: str | None) -> dict:
+        """role: admin, maintain, write, triage, read; None makes the login a non-collaborator."""
+        return self._control("POST", "/collaborators", {"repo": repo, "login": login, "role": role})
+
+    def add_pull(self, repo: str, number: int, head_sha: str, user: str, **fields) -> dict:
+        """Seeds (or replaces: a new push) a pull request. fields: head_repo ("fork/repo",
+        None for a deleted fork), author_association, draft, title, body, labels, state,
+        head_ref, base_ref, base_sha."""
+        body = {"repo": repo, "number": number, "head_sha": head_sha, "user": user, **fields}
+        return self._control("POST", "/pulls", body)
+
+    def add_commit(self, repo: str, sha: str, message: str, **fields) -> dict:
+        """fields: author {name, email, date}, parents [shas], login."""
+        return self._control("POST", "/commits", {"repo": repo, "sha": sha, "message": message,
+                                                  **fields})
+
+    # -- webhooks sent to the product
+    def set_webhook(self, url: str, secret: str | None) -> dict:
+        return self._control("POST", "/webhook", {"url": url, "secret": secret})
+
+    def click(self, run_id: int, identifier: str, login: str) -> dict:
+        """A person presses a check-run button: delivers check_run.requested_action and
+        returns {id, guid, status, headers, body, json, error} of the product's answer."""
+        return self._control("POST", "/click", {"run_id": run_id, "identifier": identifier,
+                                                "login": login})
+
+    def comment(self, repo: str, number: int, login: str, body: str,
+                author_association: str = "NONE") -> dict:
+        """A comment on a seeded pull request: delivers issue_comment.created."""
+        return self._control("POST", "/comment", {"repo": repo, "number": number, "login": login,
+                                                  "body": body,
+                                                  "author_association": author_association})
+
+    def deliver(self, event: str, payload: dict) -> dict:
+        """Signs and sends any payload as event `event`; logged like every delivery."""
+        return self._control("POST", "/deliver", {"event": event, "payload": payload})
+
+    def add_failed_deliveries(self, items) -> list:
+        """Records deliveries the product never saw. items: {event, payload, status_code=502,
+        delivered_at (ISO, optional), guid (optional)} or a list of them."""
+        return self._control("POST", "/deliveries/failed", items)["recorded"]
+
+    def deliveries(self) -> list:
+        """The delivery log, oldest first, with request/response and `sent`."""
+        return self._control("GET", "/deliveries")["deliveries"]
+
+    def wait_deliveries(self, predicate, timeout: float = 10) -> list:
+        """Polls the log until predicate(log) is true (redeliveries are asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.deliveries()
+            if predicate(log) or time.monotonic() > deadline:
+                return log
+            time.sleep(0.05)
+
+    # -- pacing
+    def set_secondary_limit(self, per_minute: int | None) -> dict:
+        return self._control("POST", "/secondary-limit", {"per_minute": per_minute})
+
+    def secondary_limit(self) -> dict:
+        return self._control("GET", "/secondary-limit")
+
+    def set_delay(self, path: str, seconds: float, *, method: str | None = None) -> dict:
+        return self._control("POST", "/delay", {"method": method, "path": path,
+                                                "seconds": seconds})
+
+    def clear_delay(self) -> dict:
+        return self._control("DELETE", "/delay")
 
 
 def start_standin(app_id: str, public_key_path: str, *, token_ttl: int | None = None,

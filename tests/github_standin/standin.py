@@ -14,7 +14,10 @@ import argparse
 import base64
 import binascii
 import datetime as dt
+import collections
 import hashlib
+import hmac
+import http.client
 import json
 import math
 import re
@@ -26,6 +29,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,12 +51,32 @@ MAX_RUNS, MAX_ANNOTATIONS_PER_RUN, MAX_FILES, MAX_TOKENS, MAX_REQUESTS, MAX_FAUL
 MAX_RECORDED_BODY = 256 * 1024        # larger bodies are recorded as {"_omitted_bytes": n}
 # Ids above 2^32 catch clients that store GitHub ids in 32-bit integers.
 RUN_ID_BASE, SUITE_ID_BASE, REPO_ID_BASE = 10_000_000_000, 20_000_000_000, 700_000_000
+USER_ID_BASE, PULL_ID_BASE, DELIVERY_ID_BASE, COMMENT_ID_BASE = (
+    40_000_000_000, 50_000_000_000, 60_000_000_000, 70_000_000_000)
+HOOK_ID = 500_000_001                 # the App's one webhook (X-GitHub-Hook-ID)
+MAX_PULLS, MAX_COMMITS, MAX_COLLABORATORS, MAX_USERS, MAX_DELIVERIES, MAX_DELAYS = (
+    10_000, 10_000, 10_000, 10_000, 10_000, 100)
+MAX_WEBHOOK_PAYLOAD = 1024 * 1024     # stored and sent webhook payloads
+MAX_LOGGED_RESPONSE = 64 * 1024       # the product's answer kept in the delivery log
+WEBHOOK_TIMEOUT = 10                  # GitHub gives up on a delivery after 10 s
+SECONDARY_WINDOW = 60                 # seconds; the rolling window of the secondary limit
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before "
+                     "you try again. If you reach out to GitHub Support for help, please include "
+                     "the request ID {rid}.")
+SECONDARY_DOCS = ("https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+                  "#about-secondary-rate-limits")
 
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success",
                "skipped", "stale", "timed_out")
 LEVELS = ("notice", "warning", "failure")
-DEFAULT_PERMISSIONS = {"checks": "write", "contents": "read", "metadata": "read"}
+DEFAULT_PERMISSIONS = {"checks": "write", "contents": "read", "metadata": "read",
+                       "pull_requests": "read"}
+# Repository roles, and the legacy `permission` each maps to (maintain → write, triage → read).
+ROLES = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"}
+AUTHOR_ASSOCIATIONS = ("COLLABORATOR", "CONTRIBUTOR", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR",
+                       "MANNEQUIN", "MEMBER", "NONE", "OWNER")
+LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(\[bot\])?$")
 RAW_TYPES = ("application/vnd.github.raw", "application/vnd.github.raw+json",
              "application/vnd.github.v3.raw", "application/vnd.github.v3.raw+json")
 SHA_RE = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -64,16 +88,17 @@ SEG = r"[^/]+"
 class ApiError(Exception):
     """An error answered to the client as GitHub would (JSON body)."""
 
-    def __init__(self, status: int, message: str, *, errors=None, headers=None, close=False):
+    def __init__(self, status: int, message: str, *, errors=None, headers=None, close=False,
+                 docs=DOCS):
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
-        self.headers, self.close = headers or {}, close
+        self.headers, self.close, self.docs = headers or {}, close, docs
 
     def body(self) -> dict:
         out = {"message": self.message}
         if self.errors is not None:
             out["errors"] = self.errors
-        out["documentation_url"] = DOCS
+        out["documentation_url"] = self.docs
         out["status"] = str(self.status)
         return out
 
@@ -352,6 +377,22 @@ class State:
             self.rate: dict[str, dict] = {}
             self.next_run = RUN_ID_BASE + 1
             self.next_seq = 1
+            # v2: trust and approval
+            self.private: set[str] = set()                # repo keys of private repositories
+            self.collaborators: dict[tuple, str] = {}     # (repo key, login lower) → role
+            self.users: dict[str, dict] = {}              # login lower → {"login", "id"}
+            self.pulls: dict[tuple, dict] = {}            # (repo key, number) → pull request
+            self.pull_index: dict | None = None           # (repo key, sha) → same-repo open PRs
+            self.commits: dict[tuple, dict] = {}          # (repo key, sha) → commit
+            self.next_comment = COMMENT_ID_BASE + 1
+            # v2: webhooks sent to the product, and the App's delivery log
+            self.webhook: dict | None = None              # {"url", "secret"}
+            self.deliveries: list[dict] = []              # oldest first, at most MAX_DELIVERIES
+            self.next_delivery = DELIVERY_ID_BASE + 1
+            # v2: pacing
+            self.secondary = {"per_minute": None, "refused": 0, "by_installation": {}}
+            self.windows: dict[int, collections.deque] = {}
+            self.delays: list[dict] = []
 
     # -- repositories
     def repo_key(self, owner: str, repo: str) -> str:
@@ -366,6 +407,75 @@ class State:
 
     def display(self, key: str) -> str:
         return self.repo_names.get(key, key)
+
+    # -- users: every login the stand-in hears of gets a stable id
+    def user(self, login: str) -> dict:
+        with self.lock:
+            u = self.users.get(login.lower())
+            if u is None:
+                if len(self.users) >= MAX_USERS:
+                    return {"login": login, "id": USER_ID_BASE}
+                u = self.users[login.lower()] = {"login": login,
+                                                 "id": USER_ID_BASE + len(self.users) + 1}
+            return u
+
+    def user_json(self, login: str) -> dict:
+        u = self.user(login)
+        bot = u["login"].endswith("[bot]")
+        return {"login": u["login"], "id": u["id"],
+                "node_id": base64.b64encode(f"U_{u['id']}".encode()).decode(),
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{u['id']}?v=4",
+                "url": f"https://api.github.com/users/{u['login']}",
+                "html_url": f"https://github.com/{u['login']}",
+                "type": "Bot" if bot else "User", "site_admin": False}
+
+    def repo_json(self, key: str, base: str) -> dict:
+        """The repository object of webhook payloads and pull requests."""
+        name = self.display(key)
+        owner = name.split("/")[0]
+        return {"id": self.repo_id(key),
+                "node_id": base64.b64encode(f"R_{self.repo_id(key)}".encode()).decode(),
+                "name": name.split("/", 1)[1], "full_name": name, "private": key in self.private,
+                "owner": self.user_json(owner), "html_url": f"https://github.com/{name}",
+                "url": f"{base}/repos/{name}", "fork": False,
+                "clone_url": f"https://github.com/{name}.git",
+                "ssh_url": f"git@github.com:{name}.git", "git_url": f"git://github.com/{name}.git",
+                "default_branch": "main"}
+
+    # -- secondary rate limit: content-creating requests per installation per rolling minute
+    def secondary_check(self, installation: int) -> int | None:
+        """Counts one write; returns None if allowed, else the seconds until the window frees."""
+        with self.lock:
+            limit = self.secondary["per_minute"]
+            if not limit:
+                return None
+            t = now()
+            window = self.windows.setdefault(installation, collections.deque())
+            while window and window[0] <= t - SECONDARY_WINDOW:
+                window.popleft()
+            if len(window) >= limit:
+                self.secondary["refused"] += 1
+                key = str(installation)
+                self.secondary["by_installation"][key] = \
+                    self.secondary["by_installation"].get(key, 0) + 1
+                return max(1, math.ceil(window[0] + SECONDARY_WINDOW - t))
+            window.append(t)
+            return None
+
+    def standing_delay(self, method: str, path: str) -> float:
+        with self.lock:
+            return max((d["seconds"] for d in self.delays
+                        if (d["method"] is None or d["method"] == method) and d["regex"].search(path)),
+                       default=0)
+
+    # -- the delivery log
+    def add_delivery(self, entry: dict) -> dict:
+        with self.lock:
+            entry["id"] = self.next_delivery
+            self.next_delivery += 1
+            self.deliveries.append(entry)
+            del self.deliveries[:-MAX_DELIVERIES]
+            return entry
 
     # -- rate limits: reported on every response, never enforced (use faults for that)
     def rate_headers(self, key: str) -> dict:
@@ -425,7 +535,8 @@ class State:
                    "status": ch.get("status", "queued"), "conclusion": ch.get("conclusion"),
                    "started_at": ch.get("started_at", t), "completed_at": ch.get("completed_at"),
                    "output": {"title": None, "summary": None, "text": None}, "annotations": [],
-                   "images": [], "actions": ch.get("actions", []), "created": t}
+                   "images": [], "actions": ch.get("actions", []), "created": t,
+                   "app_id": ch.get("app_id")}   # None: our App; else a run of another App
             self._apply_output(run, ch)
             if run["status"] == "completed" and run["completed_at"] is None:
                 run["completed_at"] = t
@@ -438,9 +549,12 @@ class State:
             if len(run["annotations"]) + adding > MAX_ANNOTATIONS_PER_RUN:
                 self._apply_output(run, ch)   # raises the 422 before anything changes
             for k in ("name", "details_url", "external_id", "started_at", "completed_at",
-                      "conclusion", "actions"):
+                      "conclusion"):
                 if k in ch:
                     run[k] = ch[k]
+            # Buttons last only as long as the update that set them: a PATCH without
+            # "actions" removes them (the approval run drops "Approve and run" this way).
+            run["actions"] = ch.get("actions", [])
             if "status" in ch:
                 run["status"] = ch["status"]
                 if ch["status"] != "completed" and "conclusion" not in ch:
@@ -479,17 +593,88 @@ class State:
                        "text": run["output"]["text"], "annotations_count": len(run["annotations"]),
                        "annotations_url": api + "/annotations"},
             "name": run["name"], "check_suite": {"id": self.suite_id(key, run["head_sha"])},
-            "app": {"id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
-                    "slug": "solstice-ci-standin", "name": "Solstice CI (stand-in)",
-                    "owner": {"login": name.split("/")[0]}},
-            "pull_requests": [],
+            "app": self.app_json(run.get("app_id"), name.split("/")[0]),
+            "pull_requests": [self.pull_ref_json(pr, base)
+                              for pr in self.pulls_for_sha(key, run["head_sha"])],
         }
         if run["images"]:
             obj["output"]["images"] = run["images"]
         if with_annotations:
             obj["repository"] = name
             obj["annotations"] = [annotation_json(a, name, run["head_sha"]) for a in run["annotations"]]
+            obj["actions"] = run["actions"]
+            obj["app_id"] = obj["app"]["id"]
         return obj
+
+    def our_app_id(self):
+        return int(self.app_id) if self.app_id.isdigit() else self.app_id
+
+    def is_ours(self, run: dict) -> bool:
+        return run.get("app_id") is None or str(run["app_id"]) == str(self.app_id)
+
+    def app_json(self, app_id, owner: str) -> dict:
+        if app_id is None or str(app_id) == str(self.app_id):
+            return {"id": self.our_app_id(), "slug": "solstice-ci-standin",
+                    "name": "Solstice CI (stand-in)", "owner": {"login": owner}}
+        return {"id": app_id, "slug": f"other-app-{app_id}", "name": f"Other App {app_id}",
+                "owner": {"login": "other-app-owner"}}
+
+    # -- pull requests
+    def pulls_for_sha(self, key: str, sha: str) -> list:
+        """Open pull requests of this repository whose head branch lives in the same repository
+        and has (or had) this head SHA. GitHub leaves pull requests from forks out of
+        check_run/check_suite.pull_requests ("the pull_requests array will be empty")."""
+        with self.lock:
+            if self.pull_index is None:   # rebuilt after a change; listings ask once per run
+                index: dict[tuple, list] = {}
+                for (k, _), pr in sorted(self.pulls.items()):
+                    if pr["state"] == "open" and pr["head_repo"] == k:
+                        for s in pr["shas"]:
+                            index.setdefault((k, s), []).append(pr)
+                self.pull_index = index
+            return list(self.pull_index.get((key, sha), []))
+
+    def pull_ref_json(self, pr: dict, base: str) -> dict:
+        """The short pull-request form of check_run.pull_requests."""
+        def side(repo_key, ref, sha):
+            name = self.display(repo_key)
+            return {"ref": ref, "sha": sha, "repo": {"id": self.repo_id(repo_key),
+                                                      "url": f"{base}/repos/{name}",
+                                                      "name": name.split("/", 1)[1]}}
+        return {"url": f"{base}/repos/{self.display(pr['repo'])}/pulls/{pr['number']}",
+                "id": pr["id"], "number": pr["number"],
+                "head": side(pr["head_repo"], pr["head_ref"], pr["head_sha"]),
+                "base": side(pr["repo"], pr["base_ref"], pr["base_sha"])}
+
+    def pull_json(self, pr: dict, base: str) -> dict:
+        """The pull-request object of GET /repos/{o}/{r}/pulls/{n} and of webhook payloads."""
+        name = self.display(pr["repo"])
+        api = f"{base}/repos/{name}/pulls/{pr['number']}"
+        html = f"https://github.com/{name}/pull/{pr['number']}"
+        user = self.user_json(pr["user"])
+
+        def side(repo_key, ref, sha):
+            repo = self.repo_json(repo_key, base) if repo_key is not None else None
+            owner = self.display(repo_key).split("/")[0] if repo_key is not None else "ghost"
+            return {"label": f"{owner}:{ref}", "ref": ref, "sha": sha,
+                    "user": self.user_json(owner), "repo": repo}
+        return {"url": api, "id": pr["id"],
+                "node_id": base64.b64encode(f"PR_{pr['id']}".encode()).decode(),
+                "html_url": html, "diff_url": html + ".diff", "patch_url": html + ".patch",
+                "issue_url": f"{base}/repos/{name}/issues/{pr['number']}",
+                "number": pr["number"], "state": pr["state"], "locked": False,
+                "title": pr["title"], "user": user, "body": pr["body"],
+                "labels": [{"id": 900_000_000 + i, "name": lab, "color": "ededed",
+                            "default": False, "description": None}
+                           for i, lab in enumerate(pr["labels"])],
+                "created_at": iso(pr["created"]), "updated_at": iso(pr["updated"]),
+                "closed_at": iso(pr["updated"]) if pr["state"] == "closed" else None,
+                "merged_at": None, "merge_commit_sha": None, "draft": pr["draft"],
+                "head": side(pr["head_repo"], pr["head_ref"], pr["head_sha"]),
+                "base": side(pr["repo"], pr["base_ref"], pr["base_sha"]),
+                "author_association": pr["author_association"], "merged": False,
+                "mergeable": None, "comments_url": f"{base}/repos/{name}/issues/{pr['number']}/comments",
+                "statuses_url": f"{base}/repos/{name}/statuses/{pr['head_sha']}"}
 
 
 def annotation_json(a: dict, repo_name: str, sha: str) -> dict:
@@ -725,6 +910,9 @@ class Handler(BaseHTTPRequestHandler):
                         record["body"] = json.loads(raw.decode("utf-8"))
                     except (UnicodeDecodeError, ValueError, RecursionError):
                         record["body"] = {"_unparsed_bytes": len(raw)}
+                standing = st.standing_delay(method, path)
+                if standing:
+                    time.sleep(standing)
                 fault = st.take_fault(method, path)
                 if fault is not None:
                     if fault["delay"]:
@@ -809,7 +997,15 @@ class Handler(BaseHTTPRequestHandler):
         ("PATCH", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs/(?P<rid>\d+)$", "update_run", "token"),
         ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/check-runs/(?P<rid>\d+)/annotations$", "list_annotations", "token"),
         ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/commits/(?P<ref>{SEG})/check-runs$", "list_runs", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/commits/(?P<ref>{SEG})$", "get_commit", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/collaborators/(?P<username>{SEG})/permission$",
+         "get_permission", "token"),
+        ("GET", rf"^/repos/(?P<owner>{SEG})/(?P<repo>{SEG})/pulls/(?P<number>\d+)$", "get_pull", "token"),
+        ("GET", r"^/app/hook/deliveries$", "list_deliveries", "jwt"),
+        ("GET", r"^/app/hook/deliveries/(?P<did>\d+)$", "get_delivery", "jwt"),
+        ("POST", r"^/app/hook/deliveries/(?P<did>\d+)/attempts$", "redeliver", "jwt"),
     ]
+    WRITES = ("POST", "PATCH", "PUT", "DELETE")
     COMPILED = [(m, re.compile(r), fn, a) for m, r, fn, a in ROUTES]
 
     def _route(self, method, path, pairs, raw, auth, common):
@@ -826,6 +1022,11 @@ class Handler(BaseHTTPRequestHandler):
             if mm and meth == lookup:
                 args = {k: urllib.parse.unquote(v) for k, v in mm.groupdict().items()}
                 cred = self._authenticate(kind, auth)
+                if cred["kind"] == "token" and method in self.WRITES:
+                    retry = st.secondary_check(cred["installation"])
+                    if retry is not None:
+                        raise ApiError(403, SECONDARY_MESSAGE.format(rid=common["x-github-request-id"]),
+                                       headers={"retry-after": str(retry)}, docs=SECONDARY_DOCS)
                 body = self._parse_json(raw) if method in ("POST", "PATCH", "PUT") else None
                 ctx = {"cred": cred, "query": query_dict(pairs), "pairs": pairs,
                        "common": common, "body": body, "path": path}
@@ -925,7 +1126,8 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, {"id": int(self.state.app_id) if self.state.app_id.isdigit() else self.state.app_id,
                          "slug": "solstice-ci-standin", "name": "Solstice CI (stand-in)",
                          "permissions": DEFAULT_PERMISSIONS, "events": ["check_run", "check_suite",
-                                                                        "push", "pull_request"]},
+                                                                        "push", "pull_request",
+                                                                        "issue_comment"]},
                    ctx["common"])
 
     def api_get_installation(self, ctx, owner, repo):
@@ -947,7 +1149,7 @@ class Handler(BaseHTTPRequestHandler):
                 "repositories_url": f"{base}/installation/repositories",
                 "html_url": f"https://github.com/organizations/{login}/settings/installations/{iid}",
                 "permissions": DEFAULT_PERMISSIONS, "events": ["check_run", "check_suite", "push",
-                                                               "pull_request"],
+                                                               "pull_request", "issue_comment"],
                 "created_at": iso(now()), "updated_at": iso(now()), "single_file_name": None,
                 "suspended_at": None, "suspended_by": None}
 
@@ -1055,6 +1257,9 @@ class Handler(BaseHTTPRequestHandler):
         key = self._repo_access(ctx, owner, repo, "checks", write=True)
         with self.state.lock:
             run = self._find_run(key, rid)
+            if not self.state.is_ours(run):
+                raise ApiError(403, f"Invalid app_id `{run['app_id']}` - check run can only be "
+                               "modified by the GitHub App that created it.")
             ch = validate_check_run(ctx["body"], creating=False, existing=run)
             self.state.update_run(run, ch)
             obj = self.state.run_json(run, self._base())
@@ -1100,6 +1305,87 @@ class Handler(BaseHTTPRequestHandler):
             objs = [st.run_json(r, self._base()) for r in page]
         self._json(200, {"total_count": len(runs), "check_runs": objs},
                    {**ctx["common"], **({"Link": link} if link else {})})
+
+    def api_get_permission(self, ctx, owner, repo, username):
+        st = self.state
+        key = self._repo_access(ctx, owner, repo, "metadata", write=False)
+        if not LOGIN_RE.match(username):
+            raise ApiError(404, "Not Found")
+        with st.lock:
+            role = st.collaborators.get((key, username.lower()))
+            if role is None:   # a user who is no collaborator: public repos can be read by anyone
+                role = "none" if key in st.private else "read"
+            user = st.user_json(username)
+        permission = ROLES.get(role, "none")
+        rank = ["none", "read", "triage", "write", "maintain", "admin"].index(role)
+        user["permissions"] = {"admin": rank >= 5, "maintain": rank >= 4, "push": rank >= 3,
+                               "triage": rank >= 2, "pull": rank >= 1}
+        user["role_name"] = role
+        self._json(200, {"permission": permission, "role_name": role, "user": user}, ctx["common"])
+
+    def api_get_pull(self, ctx, owner, repo, number):
+        st = self.state
+        key = self._repo_access(ctx, owner, repo, "pull_requests", write=False)
+        with st.lock:
+            pr = st.pulls.get((key, int(number)))
+            if pr is None:
+                raise ApiError(404, "Not Found")
+            obj = st.pull_json(pr, self._base())
+        self._json(200, obj, ctx["common"])
+
+    def api_get_commit(self, ctx, owner, repo, ref):
+        st = self.state
+        key = self._repo_access(ctx, owner, repo, "contents", write=False)
+        with st.lock:
+            c = st.commits.get((key, ref.lower()))
+        if c is None:
+            raise ApiError(422, f"No commit found for SHA: {ref}")
+        self._json(200, commit_json(st, key, c, self._base()), ctx["common"])
+
+    # -- the App's webhook deliveries
+    def api_list_deliveries(self, ctx):
+        st, q = self.state, ctx["query"]
+        try:
+            per_page = int(q.get("per_page", 30))
+        except ValueError:
+            per_page = 30
+        per_page = min(per_page if per_page >= 1 else 30, 100)
+        start = None
+        if q.get("cursor"):
+            m = re.fullmatch(r"v1_(\d+)_(\d+)", q["cursor"])
+            if not m:
+                raise ApiError(400, f"Invalid cursor {describe(q['cursor'])}; pass the cursor of "
+                               "the Link header unchanged.")
+            start = (int(m.group(1)), int(m.group(2)))
+        with st.lock:
+            items = sorted(st.deliveries, key=delivery_order, reverse=True)
+        if start is not None:
+            items = [e for e in items if delivery_order(e) <= start]
+        page, rest = items[:per_page], items[per_page:]
+        headers = dict(ctx["common"])
+        if rest:
+            nxt = rest[0]
+            query = urllib.parse.urlencode([("per_page", str(per_page)),
+                                            ("cursor", "v1_%d_%d" % delivery_order(nxt))])
+            headers["Link"] = f'<{self._base()}/app/hook/deliveries?{query}>; rel="next"'
+        self._json(200, [delivery_json(e) for e in page], headers)
+
+    def _find_delivery(self, did) -> dict:
+        with self.state.lock:
+            for e in self.state.deliveries:
+                if e["id"] == int(did):
+                    return e
+        raise ApiError(404, "Not Found")
+
+    def api_get_delivery(self, ctx, did):
+        self._json(200, delivery_json(self._find_delivery(did), full=True), ctx["common"])
+
+    def api_redeliver(self, ctx, did):
+        e = self._find_delivery(did)
+        # GitHub answers 202 and delivers later; so does the stand-in (a thread per attempt).
+        threading.Thread(target=send_delivery, args=(self.state, e["event"], e["payload"]),
+                         kwargs={"guid": e["guid"], "redelivery": True}, daemon=True).start()
+        self._json(202, {}, ctx["common"])
 
     # -- the control API
     def _control(self, path: str, pairs: list):
@@ -1147,6 +1433,70 @@ class Handler(BaseHTTPRequestHandler):
                                                            for r in runs]})
             if route == ("POST", "/_standin/check-runs"):
                 return self._json(201, self._ctl_seed(body))
+            if route == ("POST", "/_standin/repos"):
+                return self._json(200, self._ctl_repos(body))
+            if route == ("GET", "/_standin/repos"):
+                with st.lock:
+                    return self._json(200, {"repos": [
+                        {"repo": st.display(k), "id": st.repo_id(k), "private": k in st.private,
+                         "installation": st.installations.get(k)} for k in sorted(st.repo_ids)]})
+            if route == ("POST", "/_standin/collaborators"):
+                return self._json(200, self._ctl_collaborators(body))
+            if route == ("GET", "/_standin/collaborators"):
+                with st.lock:
+                    return self._json(200, {"collaborators": [
+                        {"repo": st.display(k), "login": st.user(l)["login"], "role": r}
+                        for (k, l), r in sorted(st.collaborators.items())]})
+            if route == ("POST", "/_standin/pulls"):
+                return self._json(200, self._ctl_pulls(body))
+            if route == ("GET", "/_standin/pulls"):
+                with st.lock:
+                    return self._json(200, {"pulls": [st.pull_json(pr, self._base())
+                                                      for _, pr in sorted(st.pulls.items())]})
+            if route == ("POST", "/_standin/commits"):
+                return self._json(200, self._ctl_commits(body))
+            if route == ("POST", "/_standin/webhook"):
+                return self._json(200, self._ctl_webhook(body))
+            if route == ("GET", "/_standin/webhook"):
+                with st.lock:
+                    hook = st.webhook or {"url": None, "secret": None}
+                    return self._json(200, {"url": hook["url"], "secret_set": bool(hook["secret"])})
+            if route == ("DELETE", "/_standin/webhook"):
+                with st.lock:
+                    st.webhook = None
+                return self._json(200, {"ok": True})
+            if route == ("POST", "/_standin/click"):
+                return self._json(200, self._ctl_click(body))
+            if route == ("POST", "/_standin/comment"):
+                return self._json(200, self._ctl_comment(body))
+            if route == ("POST", "/_standin/deliver"):
+                return self._json(200, self._ctl_deliver(body))
+            if route == ("POST", "/_standin/deliveries/failed"):
+                return self._json(200, self._ctl_failed_deliveries(body))
+            if route == ("GET", "/_standin/deliveries"):
+                with st.lock:
+                    entries = list(st.deliveries)
+                return self._json(200, {"deliveries": [
+                    {**delivery_json(e, full=True), "sent": e["sent"], "error": e["error"]}
+                    for e in entries]})
+            if route == ("DELETE", "/_standin/deliveries"):
+                with st.lock:
+                    st.deliveries.clear()
+                return self._json(200, {"ok": True})
+            if route == ("POST", "/_standin/secondary-limit"):
+                return self._json(200, self._ctl_secondary(body))
+            if route == ("GET", "/_standin/secondary-limit"):
+                return self._json(200, self._secondary_view())
+            if route == ("POST", "/_standin/delay"):
+                return self._json(200, self._ctl_delay(body))
+            if route == ("GET", "/_standin/delay"):
+                with st.lock:
+                    return self._json(200, {"delays": [{k: v for k, v in d.items() if k != "regex"}
+                                                       for d in st.delays]})
+            if route == ("DELETE", "/_standin/delay"):
+                with st.lock:
+                    st.delays.clear()
+                return self._json(200, {"ok": True})
             if route == ("POST", "/_standin/tokens/expire"):
                 with st.lock:
                     for info in st.tokens.values():
@@ -1252,8 +1602,11 @@ class Handler(BaseHTTPRequestHandler):
         body = dict(self._need_dict(body))
         repo = self._repo_arg(body.pop("repo", None))
         count = body.pop("count", 1)
+        app_id = body.pop("app_id", None)
         if not is_int(count) or not 1 <= count <= MAX_RUNS:
             raise ApiError(400, '"count" must be a positive integer')
+        if app_id is not None and not (is_int(app_id) and app_id > 0):
+            raise ApiError(400, '"app_id" must be a positive integer (the App that owns the runs)')
         created = []
         key = repo.lower()
         with st.lock:
@@ -1263,8 +1616,511 @@ class Handler(BaseHTTPRequestHandler):
                 item = {k: (v.replace("{i}", str(i)) if isinstance(v, str) else v)
                         for k, v in body.items()}
                 ch = validate_check_run(item, creating=True)
+                if app_id is not None and str(app_id) != str(st.app_id):
+                    ch["app_id"] = app_id
                 created.append(st.create_run(key, ch)["id"])
         return {"ids": created}
+
+    # -- v2 control routes
+    @staticmethod
+    def _items(body) -> list:
+        """A control body that may be one object or an array of them."""
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            if not isinstance(item, dict):
+                raise ApiError(400, "control body must be a JSON object or an array of objects")
+        return items
+
+    @staticmethod
+    def _login_arg(value, field="login") -> str:
+        if not isinstance(value, str) or not LOGIN_RE.match(value):
+            raise ApiError(400, f'"{field}" must be a GitHub login (got {describe(value)})')
+        return value
+
+    @staticmethod
+    def _sha_arg(value, field) -> str:
+        if not isinstance(value, str) or not SHA_RE.match(value):
+            raise ApiError(400, f'"{field}" must be 40 hexadecimal digits (got {describe(value)})')
+        return value.lower()
+
+    def _register(self, repo: str) -> str:
+        st = self.state
+        key = repo.lower()
+        with st.lock:
+            st.repo_names.setdefault(key, repo)
+            st.repo_id(key)
+        return key
+
+    def _ctl_repos(self, body):
+        st = self.state
+        items = self._items(body)
+        parsed = []
+        for item in items:
+            repo = self._repo_arg(item.get("repo"))
+            private = item.get("private", False)
+            if not isinstance(private, bool):
+                raise ApiError(400, '"private" must be true or false')
+            parsed.append((repo, private))
+        out = []
+        for repo, private in parsed:
+            key = self._register(repo)
+            with st.lock:
+                (st.private.add if private else st.private.discard)(key)
+                out.append({"repo": st.display(key), "id": st.repo_id(key), "private": private})
+        return {"repos": out}
+
+    def _ctl_collaborators(self, body):
+        st = self.state
+        parsed = []
+        for item in self._items(body):
+            repo = self._repo_arg(item.get("repo"))
+            login = self._login_arg(item.get("login"))
+            role = item.get("role")
+            if role is not None and role not in ROLES:
+                raise ApiError(400, f'"role" must be one of {", ".join(ROLES)} or null '
+                               f'(got {describe(role)})')
+            parsed.append((repo, login, role))
+        with st.lock:
+            for repo, login, role in parsed:
+                key = self._register(repo)
+                st.user(login)
+                if role is None:
+                    st.collaborators.pop((key, login.lower()), None)
+                else:
+                    if (key, login.lower()) not in st.collaborators and \
+                            len(st.collaborators) >= MAX_COLLABORATORS:
+                        raise ApiError(400, f"stand-in keeps at most {MAX_COLLABORATORS} collaborators")
+                    st.collaborators[(key, login.lower())] = role
+            return {"collaborators": [{"repo": st.display(k), "login": st.user(l)["login"], "role": r}
+                                      for (k, l), r in sorted(st.collaborators.items())]}
+
+    def _ctl_pulls(self, body):
+        st = self.state
+        parsed = []
+        for item in self._items(body):
+            repo = self._repo_arg(item.get("repo"))
+            number = item.get("number")
+            if not is_int(number) or number < 1:
+                raise ApiError(400, '"number" must be a positive integer')
+            head_repo = item.get("head_repo", repo)
+            if head_repo is not None:
+                self._repo_arg(head_repo)
+            labels = item.get("labels", [])
+            if not isinstance(labels, list):
+                raise ApiError(400, '"labels" must be an array of names')
+            names = []
+            for lab in labels:
+                name = lab.get("name") if isinstance(lab, dict) else lab
+                if not isinstance(name, str) or not name:
+                    raise ApiError(400, '"labels" must be an array of names (or {"name": ...})')
+                names.append(name)
+            assoc = item.get("author_association", "NONE")
+            if assoc not in AUTHOR_ASSOCIATIONS:
+                raise ApiError(400, f'"author_association" must be one of {", ".join(AUTHOR_ASSOCIATIONS)}')
+            state = item.get("state", "open")
+            if state not in ("open", "closed"):
+                raise ApiError(400, '"state" must be "open" or "closed"')
+            draft = item.get("draft", False)
+            if not isinstance(draft, bool):
+                raise ApiError(400, '"draft" must be true or false')
+            strings = {}
+            for field, default in (("title", f"Pull request #{number}"), ("body", None),
+                                   ("head_ref", f"feature-{number}"), ("base_ref", "main")):
+                v = item.get(field, default)
+                if not (isinstance(v, str) or (v is None and field == "body")):
+                    raise ApiError(400, f'"{field}" must be a string')
+                strings[field] = v
+            base_sha = self._sha_arg(item.get("base_sha", hashlib.sha1(f"{repo} base".encode()).hexdigest()),
+                                     "base_sha")
+            parsed.append({"repo": repo, "number": number,
+                           "head_sha": self._sha_arg(item.get("head_sha"), "head_sha"),
+                           "head_repo": head_repo, "user": self._login_arg(item.get("user"), "user"),
+                           "labels": names, "author_association": assoc, "state": state,
+                           "draft": draft, "base_sha": base_sha, **strings})
+        out = []
+        with st.lock:
+            for p in parsed:
+                key = self._register(p["repo"])
+                head_key = self._register(p["head_repo"]) if p["head_repo"] is not None else None
+                st.user(p["user"])
+                old = st.pulls.get((key, p["number"]))
+                if old is None and len(st.pulls) >= MAX_PULLS:
+                    raise ApiError(400, f"stand-in keeps at most {MAX_PULLS} pull requests")
+                t = now()
+                pr = {**p, "repo": key, "head_repo": head_key,
+                      "id": old["id"] if old else PULL_ID_BASE + len(st.pulls) + 1,
+                      "created": old["created"] if old else t, "updated": t,
+                      # every head SHA it had: a check suite keeps its pull request after new pushes
+                      "shas": (old["shas"] if old else []) + [p["head_sha"]]}
+                pr["shas"] = list(dict.fromkeys(pr["shas"]))[-100:]
+                st.pulls[(key, p["number"])] = pr
+                st.pull_index = None
+                out.append({"repo": st.display(key), "number": p["number"], "id": pr["id"],
+                            "head_sha": p["head_sha"]})
+        return {"pulls": out}
+
+    def _ctl_commits(self, body):
+        st = self.state
+        parsed = []
+        for item in self._items(body):
+            repo = self._repo_arg(item.get("repo"))
+            sha = self._sha_arg(item.get("sha"), "sha")
+            message = item.get("message", "")
+            if not isinstance(message, str):
+                raise ApiError(400, '"message" must be a string')
+            author = item.get("author") or {}
+            if not isinstance(author, dict):
+                raise ApiError(400, '"author" must be an object {name, email, date}')
+            date = author.get("date")
+            try:
+                date = parse_iso(date) if date is not None else now()
+            except (ValueError, TypeError):
+                raise ApiError(400, '"author.date" must be an ISO 8601 time with a zone')
+            parents = [self._sha_arg(x, "parents[]") for x in item.get("parents", [])] \
+                if isinstance(item.get("parents", []), list) else None
+            if parents is None:
+                raise ApiError(400, '"parents" must be an array of SHAs')
+            login = item.get("login")
+            if login is not None:
+                self._login_arg(login)
+            name, email = author.get("name", "Solstice Tester"), author.get("email", "tester@example.com")
+            if not isinstance(name, str) or not isinstance(email, str):
+                raise ApiError(400, '"author.name" and "author.email" must be strings')
+            parsed.append((repo, {"sha": sha, "message": message, "author_name": name,
+                                  "author_email": email, "date": date, "parents": parents,
+                                  "login": login}))
+        with st.lock:
+            for repo, c in parsed:
+                key = self._register(repo)
+                if (key, c["sha"]) not in st.commits and len(st.commits) >= MAX_COMMITS:
+                    raise ApiError(400, f"stand-in keeps at most {MAX_COMMITS} commits")
+                st.commits[(key, c["sha"])] = c
+        return {"stored": [{"repo": repo, "sha": c["sha"]} for repo, c in parsed]}
+
+    def _ctl_webhook(self, body):
+        body = self._need_dict(body)
+        url, secret = body.get("url"), body.get("secret")
+        if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https") \
+                or not urllib.parse.urlsplit(url).hostname:
+            raise ApiError(400, f'"url" must be an http(s) URL (got {describe(url)})')
+        if secret is not None and not isinstance(secret, str):
+            raise ApiError(400, '"secret" must be a string or null')
+        with self.state.lock:
+            self.state.webhook = {"url": url, "secret": secret or None}
+        return {"url": url, "secret_set": bool(secret)}
+
+    def _require_webhook(self):
+        with self.state.lock:
+            if not self.state.webhook:
+                raise ApiError(409, "no webhook URL configured: POST /_standin/webhook first")
+
+    @staticmethod
+    def _delivery_answer(e: dict) -> dict:
+        out = {"id": e["id"], "guid": e["guid"], "status": e["status_code"] if e["answered"] else None,
+               "headers": e["response_headers"], "body": e["response_body"], "error": e["error"]}
+        try:
+            out["json"] = json.loads(e["response_body"]) if e["response_body"] else None
+        except ValueError:
+            out["json"] = None
+        return out
+
+    def _installation_of(self, key: str) -> int:
+        with self.state.lock:
+            iid = self.state.installations.get(key)
+        if iid is None:
+            raise ApiError(409, f"{self.state.display(key)} has no installation: GitHub sends the "
+                           "App no webhooks for it")
+        return iid
+
+    def _ctl_click(self, body):
+        st = self.state
+        body = self._need_dict(body)
+        rid, identifier = body.get("run_id"), body.get("identifier")
+        login = self._login_arg(body.get("login"))
+        if not is_int(rid):
+            raise ApiError(400, '"run_id" must be an integer')
+        if not isinstance(identifier, str):
+            raise ApiError(400, '"identifier" must be a string')
+        self._require_webhook()
+        base = self._base()
+        with st.lock:
+            run = st.runs.get(rid)
+            if run is None:
+                raise ApiError(404, f"no check run {rid}")
+            if not st.is_ours(run):
+                raise ApiError(409, f"check run {rid} belongs to App {run['app_id']}; GitHub sends "
+                               "its requested_action to that App, not to ours")
+            if identifier not in [a.get("identifier") for a in run["actions"]]:
+                raise ApiError(409, f"check run {rid} has no action {describe(identifier)} now "
+                               f"(its actions: {[a.get('identifier') for a in run['actions']]}); "
+                               "GitHub shows no such button")
+            key = run["repo"]
+            iid = self._installation_of(key)
+            obj = st.run_json(run, base)
+            pulls = st.pulls_for_sha(key, run["head_sha"])
+            forks = [pr for (k, _), pr in st.pulls.items()
+                     if k == key and run["head_sha"] in pr["shas"] and pr["head_repo"] != key]
+            obj["check_suite"].update({
+                "node_id": base64.b64encode(f"CS_{obj['check_suite']['id']}".encode()).decode(),
+                "head_sha": run["head_sha"],
+                "head_branch": pulls[0]["head_ref"] if pulls else (None if forks else "main"),
+                "status": "completed" if run["status"] == "completed" else "queued",
+                "conclusion": run["conclusion"], "before": None, "after": run["head_sha"],
+                "url": f"{base}/repos/{st.display(key)}/check-suites/{obj['check_suite']['id']}",
+                "pull_requests": obj["pull_requests"], "app": obj["app"]})
+            payload = {"action": "requested_action", "check_run": obj,
+                       "requested_action": {"identifier": identifier},
+                       "repository": st.repo_json(key, base), "sender": st.user_json(login),
+                       "installation": {"id": iid, "node_id": base64.b64encode(
+                           f"I_{iid}".encode()).decode()}}
+        return self._delivery_answer(send_delivery(st, "check_run", payload))
+
+    def _ctl_comment(self, body):
+        st = self.state
+        body = self._need_dict(body)
+        key = self._repo_arg(body.get("repo")).lower()
+        number, text = body.get("number"), body.get("body")
+        login = self._login_arg(body.get("login"))
+        assoc = body.get("author_association", "NONE")
+        if not is_int(number):
+            raise ApiError(400, '"number" must be an integer')
+        if not isinstance(text, str):
+            raise ApiError(400, '"body" must be a string')
+        if assoc not in AUTHOR_ASSOCIATIONS:
+            raise ApiError(400, f'"author_association" must be one of {", ".join(AUTHOR_ASSOCIATIONS)}')
+        self._require_webhook()
+        base = self._base()
+        with st.lock:
+            pr = st.pulls.get((key, number))
+            if pr is None:
+                raise ApiError(409, f"no pull request #{number} seeded for {st.display(key)} "
+                               "(POST /_standin/pulls)")
+            iid = self._installation_of(key)
+            pj = st.pull_json(pr, base)
+            cid = st.next_comment
+            st.next_comment += 1
+            name = st.display(key)
+            t = iso(now())
+            issue = {"url": pj["issue_url"], "html_url": pj["html_url"], "id": pr["id"] + 1,
+                     "node_id": base64.b64encode(f"I_{pr['id']}".encode()).decode(),
+                     "number": number, "title": pr["title"], "user": pj["user"],
+                     "labels": pj["labels"], "state": pr["state"], "locked": False,
+                     "comments": 1, "created_at": pj["created_at"], "updated_at": t,
+                     "closed_at": pj["closed_at"], "author_association": pr["author_association"],
+                     "body": pr["body"], "draft": pr["draft"],
+                     "pull_request": {"url": pj["url"], "html_url": pj["html_url"],
+                                      "diff_url": pj["diff_url"], "patch_url": pj["patch_url"],
+                                      "merged_at": None}}
+            comment = {"id": cid, "node_id": base64.b64encode(f"IC_{cid}".encode()).decode(),
+                       "url": f"{base}/repos/{name}/issues/comments/{cid}",
+                       "html_url": f"{pj['html_url']}#issuecomment-{cid}", "body": text,
+                       "user": st.user_json(login), "created_at": t, "updated_at": t,
+                       "issue_url": pj["issue_url"], "author_association": assoc}
+            payload = {"action": "created", "issue": issue, "comment": comment,
+                       "repository": st.repo_json(key, base), "sender": st.user_json(login),
+                       "installation": {"id": iid, "node_id": base64.b64encode(
+                           f"I_{iid}".encode()).decode()}}
+        return self._delivery_answer(send_delivery(st, "issue_comment", payload))
+
+    @staticmethod
+    def _event_arg(item) -> tuple:
+        event, payload = item.get("event"), item.get("payload")
+        if not isinstance(event, str) or not re.fullmatch(r"[a-z_]{1,64}", event):
+            raise ApiError(400, f'"event" must be an event name like "push" (got {describe(event)})')
+        if not isinstance(payload, dict):
+            raise ApiError(400, '"payload" must be a JSON object')
+        if len(json.dumps(payload)) > MAX_WEBHOOK_PAYLOAD:
+            raise ApiError(400, f"payload larger than {MAX_WEBHOOK_PAYLOAD} bytes")
+        return event, payload
+
+    def _ctl_deliver(self, body):
+        event, payload = self._event_arg(self._need_dict(body))
+        self._require_webhook()
+        return self._delivery_answer(send_delivery(self.state, event, payload))
+
+    def _ctl_failed_deliveries(self, body):
+        st = self.state
+        parsed = []
+        for item in self._items(body):
+            event, payload = self._event_arg(item)
+            code = item.get("status_code", 502)
+            if not (is_int(code) and 100 <= code <= 599):
+                raise ApiError(400, '"status_code" must be an HTTP status code')
+            at = item.get("delivered_at")
+            try:
+                at = parse_iso(at) if at is not None else None
+            except (ValueError, TypeError):
+                raise ApiError(400, '"delivered_at" must be an ISO 8601 time with a zone')
+            guid = item.get("guid")
+            if guid is not None and not (isinstance(guid, str) and re.fullmatch(r"[0-9A-Za-z-]{1,64}", guid)):
+                raise ApiError(400, '"guid" must be a GUID string')
+            parsed.append((event, payload, code, at, guid))
+        out = []
+        for event, payload, code, at, guid in parsed:
+            entry, _ = new_delivery(st, event, payload, guid=guid, delivered_at=at)
+            entry.update(status_code=code, duration=0.0,
+                         status="OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}")
+            e = st.add_delivery(entry)
+            out.append({"id": e["id"], "guid": e["guid"]})
+        return {"recorded": out}
+
+    def _ctl_secondary(self, body):
+        st = self.state
+        body = self._need_dict(body)
+        n = body.get("per_minute")
+        if n is not None and not (is_int(n) and n >= 0):
+            raise ApiError(400, '"per_minute" must be a non-negative integer or null')
+        with st.lock:
+            st.secondary = {"per_minute": n or None, "refused": 0, "by_installation": {}}
+            st.windows.clear()
+        return self._secondary_view()
+
+    def _secondary_view(self):
+        st = self.state
+        with st.lock:
+            t = now()
+            in_window = {str(i): sum(1 for x in w if x > t - SECONDARY_WINDOW)
+                         for i, w in st.windows.items()}
+            return {"per_minute": st.secondary["per_minute"], "refused": st.secondary["refused"],
+                    "by_installation": dict(st.secondary["by_installation"]),
+                    "in_window": in_window}
+
+    def _ctl_delay(self, body):
+        body = self._need_dict(body)
+        method, path, seconds = body.get("method"), body.get("path", ""), body.get("seconds")
+        if method is not None and not isinstance(method, str):
+            raise ApiError(400, '"method" must be a string or null')
+        if not isinstance(path, str):
+            raise ApiError(400, '"path" must be a regular expression string')
+        try:
+            regex = re.compile(path)
+        except re.error as e:
+            raise ApiError(400, f'"path" is not a valid regular expression: {e}')
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or \
+                not 0 < seconds <= 300 or math.isnan(seconds):
+            raise ApiError(400, '"seconds" must be a number of seconds, more than 0 and at most 300')
+        with self.state.lock:
+            if len(self.state.delays) >= MAX_DELAYS:
+                raise ApiError(400, f"at most {MAX_DELAYS} standing delays")
+            self.state.delays.append({"method": method.upper() if method else None, "path": path,
+                                      "regex": regex, "seconds": seconds})
+            return {"delays": [{k: v for k, v in d.items() if k != "regex"}
+                               for d in self.state.delays]}
+
+
+# --------------------------------------------------------------------------- webhooks
+
+HOOKSHOT = "GitHub-Hookshot/" + secrets.token_hex(4)[:7]
+
+
+def delivery_order(e: dict) -> tuple:
+    """Newest first means: latest delivered_at, then highest id."""
+    return (int(e["delivered_at"] * 1000), e["id"])
+
+
+def delivery_json(e: dict, *, full=False) -> dict:
+    out = {"id": e["id"], "guid": e["guid"], "delivered_at": iso(e["delivered_at"]),
+           "redelivery": e["redelivery"], "duration": e["duration"], "status": e["status"],
+           "status_code": e["status_code"], "event": e["event"], "action": e["action"],
+           "installation_id": e["installation_id"], "repository_id": e["repository_id"],
+           "throttled_at": None}
+    if full:
+        out["url"] = e["url"]
+        out["request"] = {"headers": e["request_headers"], "payload": e["payload"]}
+        out["response"] = {"headers": e["response_headers"], "payload": e["response_body"]}
+    return out
+
+
+def payload_ids(payload) -> tuple:
+    """(action, installation id, repository id) as GitHub lists them for a delivery."""
+    if not isinstance(payload, dict):
+        return None, None, None
+    action = payload.get("action") if isinstance(payload.get("action"), str) else None
+    inst = payload.get("installation") if isinstance(payload.get("installation"), dict) else {}
+    repo = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    return (action, inst.get("id") if is_int(inst.get("id")) else None,
+            repo.get("id") if is_int(repo.get("id")) else None)
+
+
+def webhook_headers(state: State, event: str, guid: str, body: bytes, secret: str | None) -> dict:
+    headers = {"Accept": "*/*", "Content-Type": "application/json", "User-Agent": HOOKSHOT,
+               "X-GitHub-Delivery": guid, "X-GitHub-Event": event, "X-GitHub-Hook-ID": str(HOOK_ID),
+               "X-GitHub-Hook-Installation-Target-ID": str(state.app_id),
+               "X-GitHub-Hook-Installation-Target-Type": "integration"}
+    if secret:
+        key = secret.encode("utf-8")
+        headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return headers
+
+
+def new_delivery(state: State, event: str, payload, *, guid=None, redelivery=False,
+                 delivered_at=None) -> tuple[dict, bytes]:
+    """A log entry (without id) and the body it sends; nothing is sent or stored yet."""
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    with state.lock:
+        hook = dict(state.webhook) if state.webhook else {"url": None, "secret": None}
+    guid = guid or str(uuid.uuid4())
+    action, inst, repo = payload_ids(payload)
+    entry = {"guid": guid, "event": event, "action": action, "installation_id": inst,
+             "repository_id": repo, "redelivery": redelivery, "url": hook["url"],
+             "delivered_at": now() if delivered_at is None else delivered_at, "payload": payload,
+             "request_headers": webhook_headers(state, event, guid, body, hook["secret"]),
+             "response_headers": {}, "response_body": None, "duration": 0.0,
+             "status": None, "status_code": 0, "sent": False, "answered": False, "error": None}
+    return entry, body
+
+
+def send_delivery(state: State, event: str, payload, *, guid=None, redelivery=False) -> dict:
+    """POSTs one webhook to the configured URL, as GitHub would, and logs the attempt.
+    Never raises: a failure is logged as GitHub shows it ("failed to connect", "timed out")."""
+    entry, body = new_delivery(state, event, payload, guid=guid, redelivery=redelivery)
+    started = time.monotonic()
+    try:
+        if not entry["url"]:
+            raise ConnectionError("no webhook URL configured (POST /_standin/webhook)")
+        split = urllib.parse.urlsplit(entry["url"])
+        cls = http.client.HTTPSConnection if split.scheme == "https" else http.client.HTTPConnection
+        conn = cls(split.hostname, split.port, timeout=WEBHOOK_TIMEOUT)
+        try:
+            target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+            conn.request("POST", target, body=body, headers=entry["request_headers"])
+            resp = conn.getresponse()
+            data = resp.read()
+            entry["sent"] = entry["answered"] = True
+            entry["status_code"] = resp.status
+            entry["status"] = "OK" if 200 <= resp.status < 300 else f"Invalid HTTP Response: {resp.status}"
+            entry["response_headers"] = {k: v for k, v in resp.getheaders()}
+            entry["response_body"] = data[:MAX_LOGGED_RESPONSE].decode("utf-8", "replace")
+        finally:
+            conn.close()
+    except (TimeoutError, socket.timeout) as e:
+        entry.update(status="timed out", status_code=504, error=f"timed out: {e}", sent=True)
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        entry.update(status="failed to connect", status_code=502, error=f"{type(e).__name__}: {e}")
+    entry["duration"] = round(time.monotonic() - started, 3)
+    return state.add_delivery(entry)
+
+
+def commit_json(st: State, key: str, c: dict, base: str) -> dict:
+    name = st.display(key)
+    api = f"{base}/repos/{name}/commits/{c['sha']}"
+    author = {"name": c["author_name"], "email": c["author_email"], "date": iso(c["date"])}
+    login = st.user_json(c["login"]) if c["login"] else None
+    tree = hashlib.sha1(f"tree {c['sha']}".encode()).hexdigest()
+    return {"sha": c["sha"], "node_id": base64.b64encode(f"C_{c['sha']}".encode()).decode(),
+            "url": api, "html_url": f"https://github.com/{name}/commit/{c['sha']}",
+            "comments_url": api + "/comments",
+            "commit": {"url": f"{base}/repos/{name}/git/commits/{c['sha']}", "author": author,
+                       "committer": dict(author), "message": c["message"],
+                       "tree": {"sha": tree, "url": f"{base}/repos/{name}/git/trees/{tree}"},
+                       "comment_count": 0,
+                       "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                        "payload": None, "verified_at": None}},
+            "author": login, "committer": login,
+            "parents": [{"sha": p, "url": f"{base}/repos/{name}/commits/{p}",
+                         "html_url": f"https://github.com/{name}/commit/{p}"} for p in c["parents"]],
+            "stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
 
 
 def query_dict(pairs: list) -> dict:

@@ -454,3 +454,489 @@ def test_requests_log_never_contains_secrets(gh, keys):
     assert tok not in log and jwt not in log and "/check-runs 201" in log
     gh.clear_requests()
     assert gh.requests() == []
+
+
+# ------------------------------------------------------------------ v2: trust and approval
+
+import hashlib
+import hmac
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FORK = "stranger/app"
+SHA2 = "89abcdef0123456789abcdef0123456789abcdef"
+APPROVE = {"label": "Approve and run", "description": "Run the jobs of this commit", "identifier": "approve"}
+
+
+def permission_of(gh, tok, login, repo=REPO):
+    r = gh.api("GET", f"/repos/{repo}/collaborators/{login}/permission", token=tok)
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["user"]["login"].lower() == login.lower() and body["user"]["id"] > 0
+    return body["permission"], body["role_name"]
+
+
+@pytest.mark.parametrize("role, permission", [
+    ("admin", "admin"), ("maintain", "write"), ("write", "write"), ("triage", "read"), ("read", "read"),
+])
+def test_collaborator_permission_maps_roles(gh, keys, role, permission):
+    tok = token_for(gh, keys["key"])
+    gh.set_collaborator(REPO, "alice", role)
+    assert permission_of(gh, tok, "alice") == (permission, role)
+    assert permission_of(gh, tok, "ALICE")[1] == role          # logins ignore case
+    perm = gh.api("GET", f"/repos/{REPO}/collaborators/ALICE/permission", token=tok).json()
+    assert perm["user"]["login"] == "alice"                     # answered with the known spelling
+
+
+def test_collaborator_permission_defaults_private_and_counting(gh, keys):
+    tok = token_for(gh, keys["key"])
+    # never mentioned: a non-collaborator, who can read a public repository
+    assert permission_of(gh, tok, "nobody-known") == ("read", "read")
+    gh.set_collaborator(REPO, "bob", "write")
+    gh.set_collaborator(REPO, "bob", None)                      # no longer a collaborator
+    assert permission_of(gh, tok, "bob") == ("read", "read")
+    gh.set_repo(REPO, private=True)
+    assert permission_of(gh, tok, "nobody-known") == ("none", "none")
+    gh.set_collaborator(REPO, "carol", "maintain")
+    perm = gh.api("GET", f"/repos/{REPO}/collaborators/carol/permission", token=tok).json()
+    assert perm["user"]["permissions"] == {"admin": False, "maintain": True, "push": True,
+                                           "triage": True, "pull": True}
+    assert gh.api("GET", f"/repos/{REPO}/collaborators/not%20a%20login/permission", token=tok).status == 404
+    assert gh.api("GET", f"/repos/{OTHER}/collaborators/carol/permission", token=tok).status == 404
+    lookups = [r for r in gh.requests() if r["path"].endswith("/permission")]
+    assert len(lookups) == 6 and lookups[0]["headers"]["authorization"] == "token installation-token"
+
+
+def test_pull_request_shape_fork_and_replace(gh, keys):
+    tok = token_for(gh, keys["key"])
+    assert gh.api("POST", f"/app/installations/{INST}/access_tokens",
+                  jwt=make_jwt(keys["key"])).json()["permissions"]["pull_requests"] == "read"
+    gh.add_pull(REPO, 7, SHA, "mallory", head_repo=FORK, author_association="NONE", draft=True,
+                title="Add feature", labels=["ci"], head_ref="topic")
+    r = gh.api("GET", f"/repos/{REPO}/pulls/7", token=tok)
+    assert r.status == 200, r.body
+    pr = r.json()
+    assert pr["number"] == 7 and pr["state"] == "open" and pr["draft"] is True
+    assert pr["title"] == "Add feature" and pr["labels"][0]["name"] == "ci"
+    assert pr["user"]["login"] == "mallory" and pr["author_association"] == "NONE"
+    assert pr["html_url"].endswith(f"/{REPO}/pull/7")
+    assert pr["head"]["sha"] == SHA and pr["head"]["ref"] == "topic"
+    head, base = pr["head"]["repo"], pr["base"]["repo"]
+    assert head["full_name"] == FORK and head["owner"]["login"] == "stranger"
+    assert head["clone_url"] == f"https://github.com/{FORK}.git" and head["ssh_url"].endswith(f"{FORK}.git")
+    assert base["full_name"] == REPO and head["id"] != base["id"]
+    assert re.fullmatch(r"[0-9a-f]{40}", pr["base"]["sha"]) and pr["base"]["ref"] == "main"
+    # a new push: POST again replaces the head
+    gh.add_pull(REPO, 7, SHA2, "mallory", head_repo=FORK)
+    assert gh.api("GET", f"/repos/{REPO}/pulls/7", token=tok).json()["head"]["sha"] == SHA2
+    # same-repository pull request; a deleted fork
+    gh.add_pull(REPO, 8, SHA, "alice")
+    pr8 = gh.api("GET", f"/repos/{REPO}/pulls/8", token=tok).json()
+    assert pr8["head"]["repo"]["id"] == pr8["base"]["repo"]["id"]
+    gh.add_pull(REPO, 9, SHA, "alice", head_repo=None)
+    assert gh.api("GET", f"/repos/{REPO}/pulls/9", token=tok).json()["head"]["repo"] is None
+    assert gh.api("GET", f"/repos/{REPO}/pulls/99", token=tok).status == 404
+    narrow = token_for(gh, keys["key"], permissions={"checks": "write"})
+    assert gh.api("GET", f"/repos/{REPO}/pulls/7", token=narrow).status == 403
+
+
+def test_commit_get_and_unknown_sha(gh, keys):
+    tok = token_for(gh, keys["key"])
+    gh.add_commit(REPO, SHA, "Fix the build [skip ci]", parents=[SHA2],
+                  author={"name": "Alice", "email": "a@example.com", "date": "2026-11-24T12:00:00Z"})
+    r = gh.api("GET", f"/repos/{REPO}/commits/{SHA.upper()}", token=tok)
+    assert r.status == 200, r.body
+    c = r.json()
+    assert c["sha"] == SHA and c["commit"]["message"] == "Fix the build [skip ci]"
+    assert c["commit"]["author"] == {"name": "Alice", "email": "a@example.com", "date": "2026-11-24T12:00:00Z"}
+    assert c["parents"][0]["sha"] == SHA2 and c["html_url"].endswith(f"/commit/{SHA}")
+    r = gh.api("GET", f"/repos/{REPO}/commits/{SHA2}", token=tok)
+    assert r.status == 422 and r.json()["message"] == f"No commit found for SHA: {SHA2}"
+    # the check-runs route under /commits/{ref}/ still answers
+    assert gh.api("GET", f"/repos/{REPO}/commits/{SHA}/check-runs", token=tok).status == 200
+
+
+def test_actions_cleared_by_patch_without_them(gh, keys):
+    tok = token_for(gh, keys["key"])
+    run = create_run(gh, tok, conclusion="action_required", details_url="https://github.com/x/pull/7",
+                     output={"title": "Approval required", "summary": "s"}, actions=[APPROVE]).json()
+    stored = gh.check_runs(REPO)[0]
+    assert stored["actions"] == [APPROVE] and stored["app_id"] == int(APP_ID)
+    p = f"/repos/{REPO}/check-runs/{run['id']}"
+    assert gh.api("PATCH", p, token=tok, body={"actions": [APPROVE]}).status == 200
+    assert gh.check_runs(REPO)[0]["actions"] == [APPROVE]                 # resent: kept
+    assert gh.api("PATCH", p, token=tok, body={"conclusion": "success",
+                                               "output": {"title": "Approved by alice", "summary": "s"}}).status == 200
+    assert gh.check_runs(REPO)[0]["actions"] == []                        # not resent: cleared
+
+
+@pytest.mark.parametrize("actions, field", [
+    ([APPROVE] * 4, "actions"),
+    ([{**APPROVE, "label": "x" * 21}], "actions/0/label"),
+    ([{**APPROVE, "description": "x" * 41}], "actions/0/description"),
+    ([{**APPROVE, "identifier": "x" * 21}], "actions/0/identifier"),
+    ([{"label": "a", "description": "b"}], "actions/0/identifier"),
+])
+def test_action_limits(gh, keys, actions, field):
+    tok = token_for(gh, keys["key"])
+    r = create_run(gh, tok, actions=actions)
+    assert r.status == 422 and field in [e["field"] for e in r.json()["errors"]]
+    ok = [{"label": "x" * 20, "description": "y" * 40, "identifier": "z" * 20}] * 3
+    assert create_run(gh, tok, actions=ok).status == 201
+
+
+def test_runs_of_another_app(gh, keys):
+    tok = token_for(gh, keys["key"])
+    [theirs] = gh.seed_check_runs(REPO, 1, app_id=15368, name="build", head_sha=SHA)
+    ours = create_run(gh, tok).json()["id"]
+    listed = gh.api("GET", f"/repos/{REPO}/commits/{SHA}/check-runs", token=tok).json()["check_runs"]
+    assert {c["id"]: c["app"]["id"] for c in listed} == {theirs: 15368, ours: int(APP_ID)}
+    assert gh.api("GET", f"/repos/{REPO}/check-runs/{theirs}", token=tok).status == 200
+    r = gh.api("PATCH", f"/repos/{REPO}/check-runs/{theirs}", token=tok, body={"status": "in_progress"})
+    assert r.status == 403
+    assert r.json()["message"].startswith("Invalid app_id `15368` - check run can only be modified")
+    assert gh.check_runs(REPO)[0]["status"] == "queued" and gh.check_runs(REPO)[0]["app_id"] == 15368
+    assert gh.api("PATCH", f"/repos/{REPO}/check-runs/{ours}", token=tok, body={"status": "in_progress"}).status == 200
+
+
+# ------------------------------------------------------------------ v2: webhooks sent by the stand-in
+
+SECRET = "It's a Secret to Everybody"
+
+
+class Receiver:
+    """A tiny webhook endpoint: records each request, answers `status`/`reply`."""
+
+    def __init__(self):
+        self.got, self.status, self.reply = [], 202, {"ok": True}
+        self.on_request = None    # called with the parsed payload before answering
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.got.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                  "body": body})
+                reply = outer.reply
+                if outer.on_request is not None:
+                    reply = outer.on_request(json.loads(body))
+                data = json.dumps(reply).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Solstice-Test", "yes")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/github"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook(gh):
+    rx = Receiver()
+    gh.set_webhook(rx.url, SECRET)
+    yield rx
+    rx.close()
+
+
+def check_signed(req, event):
+    h = req["headers"]
+    want = "sha256=" + hmac.new(SECRET.encode(), req["body"], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(h["x-hub-signature-256"], want)
+    assert h["x-github-event"] == event and h["content-type"] == "application/json"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", h["x-github-delivery"])
+    assert h["user-agent"].startswith("GitHub-Hookshot/")
+    assert h["x-github-hook-installation-target-type"] == "integration"
+    assert h["x-github-hook-installation-target-id"] == APP_ID and h["x-github-hook-id"].isdigit()
+    assert req["path"] == "/webhooks/github"
+    return json.loads(req["body"])
+
+
+def test_click_delivers_requested_action(gh, keys, hook):
+    tok = token_for(gh, keys["key"])
+    gh.add_pull(REPO, 7, SHA, "alice", head_ref="topic")            # same-repository pull request
+    run = create_run(gh, tok, conclusion="action_required", external_id="approval",
+                     output={"title": "Approval required", "summary": "s"}, actions=[APPROVE]).json()
+    hook.status, hook.reply = 202, {"jobs": 2}
+    ans = gh.click(run["id"], "approve", "alice")
+    assert ans["status"] == 202 and ans["json"] == {"jobs": 2} and ans["headers"]["X-Solstice-Test"] == "yes"
+    [req] = hook.got
+    p = check_signed(req, "check_run")
+    assert req["headers"]["x-github-delivery"] == ans["guid"]
+    assert p["action"] == "requested_action" and p["requested_action"] == {"identifier": "approve"}
+    cr = p["check_run"]
+    assert cr["id"] == run["id"] and cr["head_sha"] == SHA and cr["external_id"] == "approval"
+    assert cr["app"]["id"] == int(APP_ID) and cr["conclusion"] == "action_required"
+    assert cr["check_suite"]["head_sha"] == SHA and cr["check_suite"]["head_branch"] == "topic"
+    assert [pr["number"] for pr in cr["pull_requests"]] == [7]
+    assert cr["pull_requests"][0]["head"]["sha"] == SHA and cr["pull_requests"][0]["base"]["ref"] == "main"
+    assert p["sender"]["login"] == "alice" and p["installation"]["id"] == INST
+    repo = p["repository"]
+    assert repo["full_name"] == REPO and repo["name"] == "app" and repo["owner"]["login"] == "solstice"
+    assert repo["clone_url"] == f"https://github.com/{REPO}.git" and repo["id"] > 0
+    # the log has it, as sent
+    [entry] = gh.deliveries()
+    assert entry["guid"] == ans["guid"] and entry["id"] == ans["id"] and entry["status_code"] == 202
+    assert entry["event"] == "check_run" and entry["action"] == "requested_action"
+    assert entry["installation_id"] == INST and entry["repository_id"] == repo["id"] and entry["sent"]
+    # no such button: refused; after a PATCH without actions the button is gone
+    assert gh.request("POST", "/_standin/click", body={"run_id": run["id"], "identifier": "nope",
+                                                       "login": "alice"}).status == 409
+    gh.api("PATCH", f"/repos/{REPO}/check-runs/{run['id']}", token=tok, body={"conclusion": "success"})
+    assert gh.request("POST", "/_standin/click", body={"run_id": run["id"], "identifier": "approve",
+                                                       "login": "alice"}).status == 409
+    assert len(hook.got) == 1
+
+
+def test_click_on_fork_pull_request_lists_no_pull_request(gh, keys, hook):
+    tok = token_for(gh, keys["key"])
+    gh.add_pull(REPO, 7, SHA, "mallory", head_repo=FORK)
+    run = create_run(gh, tok, conclusion="action_required",
+                     output={"title": "t", "summary": "s"}, actions=[APPROVE]).json()
+    gh.click(run["id"], "approve", "alice")
+    cr = json.loads(hook.got[0]["body"])["check_run"]
+    assert cr["pull_requests"] == [] and cr["check_suite"]["head_branch"] is None
+    [theirs] = gh.seed_check_runs(REPO, 1, app_id=15368, name="x", head_sha=SHA, actions=[APPROVE])
+    assert gh.request("POST", "/_standin/click", body={"run_id": theirs, "identifier": "approve",
+                                                       "login": "alice"}).status == 409
+
+
+def test_product_may_call_the_api_while_a_click_is_delivered(gh, keys, hook):
+    tok = token_for(gh, keys["key"])
+    gh.set_collaborator(REPO, "alice", "maintain")
+    run = create_run(gh, tok, conclusion="action_required",
+                     output={"title": "t", "summary": "s"}, actions=[APPROVE]).json()
+
+    def approve(payload):   # what the product does: check the clicker, then update the run
+        login = payload["sender"]["login"]
+        perm = gh.api("GET", f"/repos/{REPO}/collaborators/{login}/permission", token=tok).json()
+        r = gh.api("PATCH", f"/repos/{REPO}/check-runs/{payload['check_run']['id']}", token=tok,
+                   body={"conclusion": "success", "output": {"title": f"Approved by {login}", "summary": "s"}})
+        return {"permission": perm["permission"], "patched": r.status}
+    hook.on_request = approve
+    ans = gh.click(run["id"], "approve", "alice")
+    assert ans["json"] == {"permission": "write", "patched": 200}
+    stored = gh.check_runs(REPO)[0]
+    assert stored["conclusion"] == "success" and stored["actions"] == []
+
+
+def test_comment_delivers_issue_comment(gh, keys, hook):
+    gh.add_pull(REPO, 7, SHA, "mallory", head_repo=FORK, title="Add feature")
+    ans = gh.comment(REPO, 7, "bob", "/ok-to-test", author_association="MEMBER")
+    assert ans["status"] == 202
+    p = check_signed(hook.got[0], "issue_comment")
+    assert p["action"] == "created" and p["installation"]["id"] == INST
+    issue = p["issue"]
+    assert issue["number"] == 7 and issue["title"] == "Add feature" and issue["user"]["login"] == "mallory"
+    assert issue["pull_request"]["url"].endswith(f"/repos/{REPO}/pulls/7")
+    assert issue["pull_request"]["html_url"] == f"https://github.com/{REPO}/pull/7"
+    c = p["comment"]
+    assert c["body"] == "/ok-to-test" and c["user"]["login"] == "bob" and c["author_association"] == "MEMBER"
+    assert c["id"] > 0 and p["sender"]["login"] == "bob" and p["repository"]["full_name"] == REPO
+    r = gh.request("POST", "/_standin/comment", body={"repo": REPO, "number": 99, "login": "bob", "body": "x"})
+    assert r.status == 409
+
+
+def test_deliver_arbitrary_event_unsigned_and_unreachable(gh, hook):
+    payload = {"ref": "refs/heads/main", "after": SHA, "installation": {"id": INST},
+               "repository": {"id": 5, "full_name": REPO}}
+    ans = gh.deliver("push", payload)
+    assert ans["status"] == 202
+    assert check_signed(hook.got[0], "push") == payload
+    assert "x-github-event" in hook.got[0]["headers"]
+    gh.set_webhook(hook.url, None)                                        # no secret: no signature
+    gh.deliver("ping", {"zen": "Keep it logically awesome."})
+    assert "x-hub-signature-256" not in hook.got[1]["headers"]
+    gh.set_webhook("http://127.0.0.1:9/nothing-listens", SECRET)
+    ans = gh.deliver("push", payload)
+    assert ans["status"] is None and ans["error"]
+    log = gh.deliveries()
+    assert [e["status_code"] for e in log] == [202, 202, 502]
+    assert log[2]["status"] == "failed to connect" and log[2]["sent"] is False
+    assert log[0]["installation_id"] == INST and log[0]["repository_id"] == 5
+    gh.request("DELETE", "/_standin/webhook")
+    assert gh.request("POST", "/_standin/deliver", body={"event": "push", "payload": {}}).status == 409
+
+
+# ------------------------------------------------------------------ v2: the App's delivery log
+
+def test_hook_deliveries_list_pages_and_detail(gh, keys, hook):
+    jwt = make_jwt(keys["key"])
+    failed = gh.add_failed_deliveries([
+        {"event": "push", "payload": {"n": i, "installation": {"id": INST}}, "delivered_at": f"2026-11-24T12:00:0{i}Z"}
+        for i in range(5)])
+    assert len(failed) == 5
+    gh.deliver("push", {"n": 5})
+    r = gh.api("GET", "/app/hook/deliveries?per_page=2", jwt=jwt)
+    assert r.status == 200
+    page = r.json()
+    # newest first: the one just sent, then the failed ones from the latest
+    assert [d["guid"] for d in page] == [gh.deliveries()[-1]["guid"], failed[4]["guid"]]
+    for k in ("id", "guid", "delivered_at", "redelivery", "duration", "status", "status_code", "event",
+              "action", "installation_id", "repository_id", "throttled_at"):
+        assert k in page[0]
+    assert "request" not in page[0]
+    seen = [d["id"] for d in page]
+    link = r.headers["link"]
+    while True:
+        m = re.search(r'<([^>]+)>; rel="next"', link or "")
+        if not m:
+            break
+        assert "per_page=2" in m.group(1) and "cursor=" in m.group(1)
+        u = urllib.parse.urlsplit(m.group(1))
+        r = gh.api("GET", f"{u.path}?{u.query}", jwt=jwt)
+        seen += [d["id"] for d in r.json()]
+        link = r.headers.get("link")
+    assert seen == [gh.deliveries()[-1]["id"]] + [f["id"] for f in reversed(failed)]
+    d = gh.api("GET", f"/app/hook/deliveries/{failed[0]['id']}", jwt=jwt).json()
+    assert d["status_code"] == 502 and d["delivered_at"] == "2026-11-24T12:00:00Z" and d["redelivery"] is False
+    assert d["request"]["payload"] == {"n": 0, "installation": {"id": INST}} and d["installation_id"] == INST
+    assert d["request"]["headers"]["X-GitHub-Delivery"] == failed[0]["guid"]
+    ok = gh.api("GET", f"/app/hook/deliveries/{gh.deliveries()[-1]['id']}", jwt=jwt).json()
+    assert json.loads(ok["response"]["payload"]) == {"ok": True} and ok["status"] == "OK"
+    assert gh.api("GET", "/app/hook/deliveries/1", jwt=jwt).status == 404
+    assert gh.api("GET", "/app/hook/deliveries?cursor=garbage", jwt=jwt).status == 400
+    assert gh.api("GET", "/app/hook/deliveries", token=token_for(gh, keys["key"])).status == 401
+    assert len(gh.api("GET", "/app/hook/deliveries?per_page=1000", jwt=jwt).json()) == 6
+
+
+def test_redelivery_really_redelivers(gh, keys, hook):
+    payload = {"action": "opened", "number": 7, "installation": {"id": INST}}
+    [failed] = gh.add_failed_deliveries({"event": "pull_request", "payload": payload, "status_code": 503})
+    assert hook.got == []                                                  # the product never saw it
+    r = gh.api("POST", f"/app/hook/deliveries/{failed['id']}/attempts", jwt=make_jwt(keys["key"]))
+    assert r.status == 202 and r.json() == {}
+    log = gh.wait_deliveries(lambda log: len(log) == 2)
+    assert len(log) == 2 and len(hook.got) == 1
+    again = log[1]
+    assert again["redelivery"] is True and again["guid"] == failed["guid"] and again["status_code"] == 202
+    assert again["id"] != failed["id"] and again["action"] == "opened" and again["event"] == "pull_request"
+    p = check_signed(hook.got[0], "pull_request")
+    assert p == payload and hook.got[0]["headers"]["x-github-delivery"] == failed["guid"]
+    assert gh.api("POST", "/app/hook/deliveries/12345/attempts", jwt=make_jwt(keys["key"])).status == 404
+
+
+def test_delivery_log_is_bounded(gh):
+    batch = [{"event": "push", "payload": {"i": i}} for i in range(2500)]
+    for _ in range(5):
+        gh.add_failed_deliveries(batch)
+    log = gh.deliveries()
+    assert len(log) == 10_000 and log[-1]["request"]["payload"] == {"i": 2499}
+
+
+# ------------------------------------------------------------------ v2: pacing
+
+def test_secondary_rate_limit(gh, keys):
+    tok = token_for(gh, keys["key"])
+    other = token_for(gh, keys["key"], OTHER_INST)
+    gh.set_secondary_limit(3)
+    assert [create_run(gh, tok).status for _ in range(3)] == [201, 201, 201]
+    r = create_run(gh, tok)
+    assert r.status == 403 and "secondary rate limit" in r.json()["message"]
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert r.json()["documentation_url"].endswith("#about-secondary-rate-limits")
+    rid = gh.check_runs(REPO)[0]["id"]
+    assert gh.api("PATCH", f"/repos/{REPO}/check-runs/{rid}", token=tok, body={"status": "in_progress"}).status == 403
+    assert gh.api("GET", f"/repos/{REPO}/check-runs/{rid}", token=tok).status == 200    # reads are not paced
+    assert create_run(gh, other, repo=OTHER).status == 201                               # per installation
+    assert token_for(gh, keys["key"])                                                    # minting is not paced
+    view = gh.secondary_limit()
+    assert view["per_minute"] == 3 and view["refused"] == 2
+    assert view["by_installation"] == {str(INST): 2} and view["in_window"][str(INST)] == 3
+    assert len(gh.check_runs(REPO)) == 3
+    gh.set_secondary_limit(0)
+    assert create_run(gh, tok).status == 201 and gh.secondary_limit()["per_minute"] is None
+
+
+def test_standing_delay_until_cleared(gh, keys):
+    tok = token_for(gh, keys["key"])
+    gh.set_delay(r"/check-runs$", 0.5, method="POST")
+
+    def timed(fn):
+        t0 = time.monotonic()
+        assert fn().status in (200, 201)
+        return time.monotonic() - t0
+    assert all(timed(lambda: create_run(gh, tok)) >= 0.45 for _ in range(2))
+    assert timed(lambda: gh.api("GET", f"/repos/{REPO}/commits/{SHA}/check-runs", token=tok)) < 0.3
+    with ThreadPoolExecutor(4) as pool:          # concurrent requests are delayed side by side
+        t0 = time.monotonic()
+        assert [f.result().status for f in [pool.submit(create_run, gh, tok) for _ in range(4)]] == [201] * 4
+        assert time.monotonic() - t0 < 1.5
+    assert gh.request("GET", "/_standin/delay").json()["delays"][0]["seconds"] == 0.5
+    gh.clear_delay()
+    assert timed(lambda: create_run(gh, tok)) < 0.3
+
+
+def test_fault_delay_many_and_concurrent(gh, keys):
+    tok = token_for(gh, keys["key"])
+    gh.add_fault(r"/check-runs$", None, method="POST", delay=0.6, count=1_000_000)
+    with ThreadPoolExecutor(6) as pool:
+        t0 = time.monotonic()
+        statuses = [f.result().status for f in [pool.submit(create_run, gh, tok) for _ in range(6)]]
+        took = time.monotonic() - t0
+    assert statuses == [201] * 6 and 0.55 <= took < 1.5
+    assert gh.faults()[0]["count"] == 1_000_000 - 6
+
+
+def test_reset_forgets_v2_state(gh, keys, hook):
+    gh.set_collaborator(REPO, "alice", "admin")
+    gh.set_repo(REPO, private=True)
+    gh.add_pull(REPO, 7, SHA, "alice")
+    gh.add_commit(REPO, SHA, "m")
+    gh.deliver("push", {})
+    gh.set_secondary_limit(1)
+    gh.set_delay("/x", 1)
+    gh.reset()
+    gh.set_installations({REPO: INST})
+    tok = token_for(gh, keys["key"])
+    assert permission_of(gh, tok, "alice") == ("read", "read")
+    assert gh.api("GET", f"/repos/{REPO}/pulls/7", token=tok).status == 404
+    assert gh.api("GET", f"/repos/{REPO}/commits/{SHA}", token=tok).status == 422
+    assert gh.deliveries() == [] and gh.request("GET", "/_standin/delay").json() == {"delays": []}
+    assert gh.secondary_limit()["per_minute"] is None
+    assert gh.request("GET", "/_standin/webhook").json() == {"url": None, "secret_set": False}
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/collaborators", {"repo": REPO, "login": "alice", "role": "owner"}),
+    ("/collaborators", {"repo": REPO, "login": "bad login", "role": "read"}),
+    ("/collaborators", [{"repo": REPO, "login": "a", "role": "read"}, 5]),
+    ("/repos", {"repo": REPO, "private": "yes"}),
+    ("/pulls", {"repo": REPO, "number": 0, "head_sha": SHA, "user": "a"}),
+    ("/pulls", {"repo": REPO, "number": 1, "head_sha": "abc", "user": "a"}),
+    ("/pulls", {"repo": REPO, "number": 1, "head_sha": SHA, "user": "a", "author_association": "BOSS"}),
+    ("/pulls", {"repo": REPO, "number": 1, "head_sha": SHA, "user": "a", "labels": "ci"}),
+    ("/commits", {"repo": REPO, "sha": "xyz", "message": "m"}),
+    ("/commits", {"repo": REPO, "sha": SHA, "message": 5}),
+    ("/webhook", {"url": "ftp://x/y"}),
+    ("/click", {"run_id": "1", "identifier": "approve", "login": "a"}),
+    ("/comment", {"repo": REPO, "number": 7, "login": "a", "body": None}),
+    ("/deliver", {"event": "Push!", "payload": {}}),
+    ("/deliver", {"event": "push", "payload": [1]}),
+    ("/deliveries/failed", {"event": "push", "payload": {}, "status_code": 99}),
+    ("/deliveries/failed", {"event": "push", "payload": {}, "delivered_at": "yesterday"}),
+    ("/secondary-limit", {"per_minute": -1}),
+    ("/secondary-limit", {"per_minute": "40"}),
+    ("/delay", {"path": "(", "seconds": 1}),
+    ("/delay", {"path": "x", "seconds": 0}),
+    ("/delay", {"path": "x", "seconds": 301}),
+    ("/check-runs", {"repo": REPO, "name": "x", "head_sha": SHA, "app_id": "other"}),
+])
+def test_bad_v2_control_bodies(gh, path, body):
+    r = gh.request("POST", "/_standin" + path, body=body)
+    assert r.status == 400, (path, r.status, r.body)
+    assert "message" in r.json()
+    assert gh.health() == {"ok": True}
