@@ -112,8 +112,8 @@ public final class WebhookResponder: Sendable {
         let deadline = started + 6
         // Time spent asking GitHub before publishing (trust, ChatOps, the workflow), for the log line.
         let githubStarted = MonotonicClock.now()
-        var asked = 0.0
-        defer { githubMilliseconds = asked * 1000 }
+        var asked: Double?
+        defer { githubMilliseconds = (asked ?? MonotonicClock.now() - githubStarted) * 1000 }
         switch try map(delivery) {
         case .build(let trigger):
             let trigger = try route(trigger)

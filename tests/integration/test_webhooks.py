@@ -18,7 +18,8 @@ from support.topology import (DLX, JOBS_DLQ, JOBS_QUEUE, NAMESPACE, RESULTS_DLQ,
 PUSH = payload("push.with-new-branch.json")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 FIELDS = {"schema_version", "request_id", "group_id", "source", "repo_url", "repo_owner", "repo_name", "commit_sha",
-          "workflow_path", "workflow_job_id", "runs_on", "script_path", "submitted_at"}
+          "workflow_path", "workflow_job_id", "runs_on", "script_path", "event", "pull_request_number",
+          "approved_by", "submitted_at"}
 
 
 def delivery():
@@ -45,6 +46,7 @@ def test_signed_push_is_queued_with_body_and_properties(clean_web):
     assert body["commit_sha"] == "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
     assert body["workflow_path"] is None and body["workflow_job_id"] is None
     assert body["runs_on"] is None and body["script_path"] is None
+    assert (body["event"], body["pull_request_number"], body["approved_by"]) == ("push", None, None)
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", body["submitted_at"])
 
     assert props.delivery_mode == 2
