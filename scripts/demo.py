@@ -35,23 +35,28 @@ request = urllib.request.Request(url, data=body, method="POST",
 with urllib.request.urlopen(request, timeout=10) as response:
     print(f"HTTP {response.status}: {response.read().decode()}")
 
-connection, channel = publishing.connect(amqp_url)
-deadline = time.time() + 10
-found = None
-while time.time() < deadline and found is None:
-    method, props, message = channel.basic_get(topology.JOBS_QUEUE)
-    if method is None:
-        time.sleep(0.1)
-        continue
-    if (props.headers or {}).get("x-github-delivery") == delivery:
-        channel.basic_ack(method.delivery_tag)
-        found = (props, message)
-    else:
-        channel.basic_nack(method.delivery_tag, requeue=True)
-connection.close()
-if found is None:
-    raise SystemExit(f"no JobRequest for this delivery arrived on {topology.JOBS_QUEUE}")
-props, message = found
+
+
+def job_request(delivery):
+    """The JobRequest published for `delivery` (taken off the jobs queue), as (properties, body)."""
+    connection, channel = publishing.connect(amqp_url)
+    deadline = time.time() + 10
+    try:
+        while time.time() < deadline:
+            method, props, message = channel.basic_get(topology.JOBS_QUEUE)
+            if method is None:
+                time.sleep(0.1)
+                continue
+            if (props.headers or {}).get("x-github-delivery") == delivery:
+                channel.basic_ack(method.delivery_tag)
+                return props, message
+            channel.basic_nack(method.delivery_tag, requeue=True)
+    finally:
+        connection.close()
+    raise SystemExit(f"no JobRequest for delivery {delivery} arrived on {topology.JOBS_QUEUE}")
+
+
+props, message = job_request(delivery)
 print(f"JobRequest on {topology.JOBS_QUEUE} "
       f"(message_id={props.message_id}, type={props.type}, delivery_mode={props.delivery_mode}):")
 print(json.dumps(json.loads(message), indent=2))
@@ -86,4 +91,47 @@ else:
     print("output.summary:\n  " + run["output"]["summary"].replace("\n", "\n  "))
     print("output.text:\n  " + (run["output"]["text"] or "").replace("\n", "\n  "))
     print(f"(the log was uploaded to the local S3 server, moto: {run['details_url']})")
+
+if gh is not None:
+    # SPEC §10: a stranger's pull request from a fork waits for someone who may push, bound to its head commit.
+    repo, number, author = "Codertocat/Hello-World", int(time.time()) % 1_000_000, "stranger"
+    sha = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    gh.set_webhook(url, secret)
+    gh.add_pull(repo, number, sha, author, head_repo=f"{author}/Hello-World", title="Fix a typo")
+    gh.add_commit(repo, sha, "Fix a typo")
+    gh.set_collaborator(repo, "maintainer", "write")
+    pr = json.loads(payload("pull_request.opened.json"))
+    pr["number"] = pr["pull_request"]["number"] = number
+    pr["pull_request"].update(author_association="NONE", title="Fix a typo",
+                              html_url=f"https://github.com/{repo}/pull/{number}")
+    pr["pull_request"]["user"]["login"] = author
+    pr["pull_request"]["head"]["sha"] = sha
+    pr["pull_request"]["head"]["repo"].update(id=424242, full_name=f"{author}/Hello-World",
+                                              clone_url=f"https://github.com/{author}/Hello-World.git")
+    print(f"\n--- a pull request from {author}'s fork (author_association NONE, no write permission) ---")
+    sent = gh.deliver("pull_request", pr)
+    print(f"HTTP {sent['status']}: {sent['body']}")
+    approval = None
+    deadline = time.time() + 10
+    while approval is None and time.time() < deadline:
+        approval = next((r for r in gh.check_runs(repo) if r["external_id"] == f"solstice-approval/{number}"), None)
+        time.sleep(0.1)
+    if approval is None:
+        raise SystemExit("no approval run was written")
+    print(f"Check Run '{approval['name']}': {approval['conclusion']} — {approval['output']['title']}, "
+          f"button: {approval['actions'][0]['label']!r}")
+    print("no job was queued. maintainer (write permission) presses 'Approve and run' ...")
+    click = gh.click(approval["id"], "approve", "maintainer")
+    print(f"HTTP {click['status']}: {click['body']}")
+    _, message = job_request(click["guid"])
+    job = json.loads(message)
+    print("JobRequest: " + json.dumps({k: job[k] for k in ("commit_sha", "repo_url", "event", "pull_request_number",
+                                                           "approved_by")}))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        approval = next(r for r in gh.check_runs(repo) if r["id"] == approval["id"])
+        if approval["conclusion"] == "success":
+            break
+        time.sleep(0.1)
+    print(f"Check Run '{approval['name']}': {approval['conclusion']} — {approval['output']['title']}")
 print("\nThe stack keeps running; `make stop` stops it.")
