@@ -279,7 +279,8 @@ final class AMQPConnection {
         props.delivery_mode = 2  // a result waiting out its delay must survive a broker restart
         let status: Int32 = key.withUnsafeBytes { keyBytes in
             var entry = amqp_table_entry_t()
-            entry.key = amqp_bytes_t(len: keyBytes.count, bytes: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            entry.key = amqp_bytes_t(
+                len: keyBytes.count, bytes: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             entry.value.kind = UInt8(AMQP_FIELD_KIND_I32.rawValue)
             entry.value.value.i32 = value
             entries.append(entry)

@@ -31,7 +31,9 @@ enum AMQPTopology {
         return Plan(
             exchanges: [s.exchange, s.deadLetterExchange],
             queues: [
-                Queue(name: s.queue, arguments: [AMQPArgument("x-dead-letter-exchange", .string(s.deadLetterExchange))] + type),
+                Queue(
+                    name: s.queue,
+                    arguments: [AMQPArgument("x-dead-letter-exchange", .string(s.deadLetterExchange))] + type),
                 Queue(name: s.deadLetterQueue, arguments: type),
             ],
             bindings: [

@@ -104,10 +104,11 @@ import Testing
     }
 
     /// The attempt count carried in the header decides the queue, also across a restart (a new handler).
-    @Test(arguments: [(0, ConsumeDisposition.retry(attempt: 1)), (1, .retry(attempt: 2)), (3, .retry(attempt: 4)),
-        (4, .deadLetter)])
-    func aPatchFailingAgainGoesOneQueueFurtherUntilTheFifthAttempt(previous: Int, expected: ConsumeDisposition) throws
-    {
+    @Test(arguments: [
+        (0, ConsumeDisposition.retry(attempt: 1)), (1, .retry(attempt: 2)), (3, .retry(attempt: 4)),
+        (4, .deadLetter),
+    ])
+    func aPatchFailingAgainGoesOneQueueFurtherUntilTheFifthAttempt(previous: Int, expected: ConsumeDisposition) throws {
         var script = FakeGitHub.Script()
         script.firstPage = [(42, Self.requestID)]
         script.patchStatuses = [502]
