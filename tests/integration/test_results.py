@@ -79,7 +79,15 @@ class Results:
 
     def peek(self, queue, rid):
         """The properties of the message of request `rid` on `queue`, left where it is (got, then rejected with
-        requeue: it keeps its place and its expiry); None when it is not there."""
+        requeue: it keeps its place and its expiry); None when it is not there, or the queue is not (yet)."""
+        try:
+            return self._peek(queue, rid)
+        except pika.exceptions.ChannelClosedByBroker as e:
+            if e.reply_code == 404:
+                return None
+            raise
+
+    def _peek(self, queue, rid):
         with publishing.channel(self.amqp_url) as ch:
             seen = []
             while True:
@@ -400,6 +408,33 @@ def test_sigkill_between_retries_carries_the_attempt_count_on(rs, tmp_path):
         [l for l in after if "retrying" in l and "attempt=2 " in l]]
     assert [sum("retrying" in l for l in lines) for lines in (before, after)] == [1, 1]
     assert any("msg=result " in l and "attempts=3" in l for l in after)
+    assert rs.counts(retry + [queue, dlq]) == {q: 0 for q in retry + [queue, dlq]}
+    rs.delete_queues(*retry, queue, dlq)
+
+
+def test_a_retry_the_broker_does_not_take_is_requeued_not_lost(rs, tmp_path):
+    """The .5s queue deleted under a running daemon: its copy comes back unroutable, so the original is rejected
+    with requeue (not acked) and the connection opened again, which declares the queue anew; the uncounted attempt
+    is made again and the result takes its normal way."""
+    queue, dlq, key = own_queue(rs, "unroutable")
+    retry = topology.retry_queues(f"{queue}.retry")
+    repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
+    run_id = rs.seed(repo, sha, rid)
+    rs.gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=2)
+    log_path = tmp_path / "results.log"
+    proc = rs.start_daemon(queue, key, dlq, log_path, RESULTS_WORKERS=1)
+    try:
+        rs.delete_queues(retry[0])
+        rs.publish(job_result(rid, sha, repo), routing_key=key)
+        assert rs.wait_in(retry[0], rid, timeout=15)[0].headers[ATTEMPT] == 1
+        run = rs.wait_completed(repo, [rid], timeout=20)[rid]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert run["id"] == run_id and patches_of(rs, run_id) == [502, 502, 200]
+    text = log_path.read_text()
+    assert f"retry queue {retry[0]} did not take the result: returned as unroutable" in text
+    assert any("msg=result " in l and "attempts=2" in l for l in daemon_lines(rs, rid, text))
     assert rs.counts(retry + [queue, dlq]) == {q: 0 for q in retry + [queue, dlq]}
     rs.delete_queues(*retry, queue, dlq)
 
