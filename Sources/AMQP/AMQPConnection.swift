@@ -38,6 +38,70 @@ struct AMQPDelivery {
     var body: [UInt8]
     /// `message_id` property, if any.
     var messageID: String?
+    /// The message as rabbitmq-c decoded it (properties and body), kept to read headers and to republish it.
+    var received: AMQPReceivedMessage
+}
+
+/// Owns one `amqp_message_t` read by `amqp_read_message`: its properties (in the message's pool) and its body.
+///
+/// Not thread-safe; it lives on the consumer thread that read it. `deinit` calls `amqp_destroy_message`.
+final class AMQPReceivedMessage {
+    fileprivate var message: amqp_message_t
+
+    fileprivate init(_ message: amqp_message_t) { self.message = message }
+
+    deinit { amqp_destroy_message(&message) }
+
+    /// The value of header `name`, if the message has headers and that one among them.
+    func header(_ name: String) -> AMQPHeaderValue? {
+        guard message.properties._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0,
+            let entries = message.properties.headers.entries
+        else { return nil }
+        let key = Array(name.utf8)
+        for i in 0..<Int(max(0, message.properties.headers.num_entries))
+        where AMQPConnection.bytes(entries[i].key) == key {
+            return Self.decode(entries[i].value)
+        }
+        return nil
+    }
+
+    private static func decode(_ field: amqp_field_value_t) -> AMQPHeaderValue {
+        let v = field.value
+        switch UInt32(field.kind) {
+        case AMQP_FIELD_KIND_I8.rawValue: return .integer(Int64(v.i8))
+        case AMQP_FIELD_KIND_I16.rawValue: return .integer(Int64(v.i16))
+        case AMQP_FIELD_KIND_I32.rawValue: return .integer(Int64(v.i32))
+        case AMQP_FIELD_KIND_I64.rawValue: return .integer(v.i64)
+        case AMQP_FIELD_KIND_U8.rawValue: return .unsigned(UInt64(v.u8))
+        case AMQP_FIELD_KIND_U16.rawValue: return .unsigned(UInt64(v.u16))
+        case AMQP_FIELD_KIND_U32.rawValue: return .unsigned(UInt64(v.u32))
+        case AMQP_FIELD_KIND_U64.rawValue: return .unsigned(v.u64)
+        case AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue:
+            return .text(String(decoding: AMQPConnection.bytes(v.bytes), as: UTF8.self))
+        default: return .other(field.kind)
+        }
+    }
+}
+
+/// The value of a queue argument: `x-message-ttl` must be a number, the others are strings.
+enum AMQPArgumentValue: Equatable {
+    /// A long string (`S`).
+    case string(String)
+    /// A signed 64-bit integer (`l`); RabbitMQ compares integer arguments by value, whatever their width.
+    case integer(Int64)
+}
+
+/// One argument of `queue.declare`.
+struct AMQPArgument: Equatable {
+    /// `x-dead-letter-exchange`, `x-message-ttl`, `x-queue-type`...
+    var name: String
+    /// Its value.
+    var value: AMQPArgumentValue
+
+    init(_ name: String, _ value: AMQPArgumentValue) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// One outgoing message with the properties of SPEC §6.
@@ -134,9 +198,9 @@ final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "declare exchange \(name)")
     }
 
-    /// Declares a durable queue with string arguments such as `x-dead-letter-exchange` (wraps `amqp_queue_declare`).
-    func declareQueue(_ name: String, arguments: [(String, String)]) throws(AMQPError) {
-        withTable(arguments) { table in
+    /// Declares a durable queue with arguments such as `x-dead-letter-exchange` (wraps `amqp_queue_declare`).
+    func declareQueue(_ name: String, arguments: [AMQPArgument]) throws(AMQPError) {
+        withTable(arguments.map { ($0.name, $0.value) }) { table in
             name.withCString { n in
                 _ = amqp_queue_declare(state, Self.channel, amqp_cstring_bytes(n), 0, 1, 0, 0, table)
             }
@@ -168,7 +232,7 @@ final class AMQPConnection {
             | amqp_flags_t(AMQP_BASIC_TIMESTAMP_FLAG) | amqp_flags_t(AMQP_BASIC_HEADERS_FLAG)
         props.delivery_mode = 2
         props.timestamp = message.timestamp
-        let status: Int32 = withTable(message.headers) { headers in
+        let status: Int32 = withTable(message.headers.map { ($0.0, .string($0.1)) }) { headers in
             props.headers = headers
             return "application/json".withCString { contentType in
                 message.messageID.withCString { messageID in
@@ -194,6 +258,46 @@ final class AMQPConnection {
         guard status == AMQP_STATUS_OK.rawValue else {
             isOpen = false
             throw AMQPError(code: status, message: "publish: \(Self.errorString(status))")
+        }
+    }
+
+    /// Publishes a consumed message again, through the default exchange to the queue `routingKey`, mandatory and
+    /// persistent, with its own properties (`message_id`, `type`, `content_type`, `timestamp`, headers...) and
+    /// body, and header `header` set to `value` (wraps `amqp_basic_publish`). With confirms on, its delivery tag is
+    /// the count of messages published on this channel so far.
+    func republish(_ delivery: AMQPDelivery, routingKey: String, header: String, value: Int32) throws(AMQPError) {
+        let received = delivery.received
+        var props = received.message.properties
+        let key = Array(header.utf8)
+        var entries: [amqp_table_entry_t] = []
+        if props._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0, let old = props.headers.entries {
+            for i in 0..<Int(max(0, props.headers.num_entries)) where Self.bytes(old[i].key) != key {
+                entries.append(old[i])  // points into the received message's pool, alive for this call
+            }
+        }
+        props._flags |= amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) | amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG)
+        props.delivery_mode = 2  // a result waiting out its delay must survive a broker restart
+        let status: Int32 = key.withUnsafeBytes { keyBytes in
+            var entry = amqp_table_entry_t()
+            entry.key = amqp_bytes_t(
+                len: keyBytes.count, bytes: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            entry.value.kind = UInt8(AMQP_FIELD_KIND_I32.rawValue)
+            entry.value.value.i32 = value
+            entries.append(entry)
+            return entries.withUnsafeMutableBufferPointer { buffer in
+                props.headers = amqp_table_t(num_entries: Int32(buffer.count), entries: buffer.baseAddress)
+                return routingKey.withCString { r in
+                    withExtendedLifetime(received) {
+                        amqp_basic_publish(
+                            state, Self.channel, amqp_empty_bytes, amqp_cstring_bytes(r), 1, 0, &props,
+                            received.message.body)
+                    }
+                }
+            }
+        }
+        guard status == AMQP_STATUS_OK.rawValue else {
+            isOpen = false
+            throw AMQPError(code: status, message: "republish to \(routingKey): \(Self.errorString(status))")
         }
     }
 
@@ -274,15 +378,16 @@ final class AMQPConnection {
                     isOpen = false
                     throw AMQPError(code: -1, message: "read delivery: \(describe(reply))")
                 }
+                let received = AMQPReceivedMessage(message)  // destroys the message when let go of
                 let body = Self.bytes(message.body)
                 let id =
                     message.properties._flags & amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG) != 0
                     ? Self.string(message.properties.message_id) : nil
-                amqp_destroy_message(&message)
                 events.append(
                     .delivery(
                         AMQPDelivery(
-                            tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, body: body, messageID: id)
+                            tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, body: body, messageID: id,
+                            received: received)
                     ))
             case crabbitmq_channel_close:
                 let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
@@ -361,17 +466,26 @@ final class AMQPConnection {
         }
     }
 
-    /// Runs `body` with an AMQP table of string entries whose memory lives for the call.
-    private func withTable<R>(_ entries: [(String, String)], _ body: (amqp_table_t) -> R) -> R {
+    /// Runs `body` with an AMQP table of string and integer entries whose memory lives for the call.
+    private func withTable<R>(_ entries: [(String, AMQPArgumentValue)], _ body: (amqp_table_t) -> R) -> R {
         let keys = entries.map { Array($0.0.utf8) }
-        let values = entries.map { Array($0.1.utf8) }
+        let values = entries.map { entry -> [UInt8] in
+            if case .string(let text) = entry.1 { return Array(text.utf8) }
+            return []
+        }
         var table = [amqp_table_entry_t](repeating: amqp_table_entry_t(), count: entries.count)
         return Self.withPinned(keys) { keyPointers in
             Self.withPinned(values) { valuePointers in
                 for i in entries.indices {
                     table[i].key = amqp_bytes_t(len: keys[i].count, bytes: keyPointers[i])
-                    table[i].value.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
-                    table[i].value.value.bytes = amqp_bytes_t(len: values[i].count, bytes: valuePointers[i])
+                    switch entries[i].1 {
+                    case .string:
+                        table[i].value.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
+                        table[i].value.value.bytes = amqp_bytes_t(len: values[i].count, bytes: valuePointers[i])
+                    case .integer(let n):
+                        table[i].value.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
+                        table[i].value.value.i64 = n
+                    }
                 }
                 return table.withUnsafeMutableBufferPointer { buffer in
                     body(amqp_table_t(num_entries: Int32(buffer.count), entries: buffer.baseAddress))
@@ -400,7 +514,7 @@ final class AMQPConnection {
         String(cString: amqp_error_string2(status))
     }
 
-    private static func bytes(_ b: amqp_bytes_t) -> [UInt8] {
+    fileprivate static func bytes(_ b: amqp_bytes_t) -> [UInt8] {
         guard let base = b.bytes, b.len > 0 else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: b.len))
     }

@@ -22,6 +22,14 @@ public struct AMQPSettings: Sendable, Equatable {
     public var resultsQueue = "solstice.results.v1"
     /// `AMQP_RESULTS_DLQ` [solstice.results.v1.dlq].
     public var resultsDeadLetterQueue = "solstice.results.v1.dlq"
+    /// `AMQP_RESULTS_RETRY_QUEUE` [solstice.results.v1.retry]: the prefix of the four delay queues (SPEC §8,
+    /// `ResultRetry`).
+    public var resultsRetryQueue = "solstice.results.v1.retry"
+    /// `AMQP_QUEUE_TYPE` [classic]: the type of every queue declared, by either daemon.
+    public var queueType = AMQPQueueType.classic
+
+    /// The four retry queues, shortest delay first: `resultsRetryQueue` + `.5s`, `.30s`, `.2m`, `.10m`.
+    public var resultsRetryQueues: [String] { ResultRetry.delays.map { resultsRetryQueue + $0.suffix } }
 
     /// Defaults of SPEC §2.
     public init() {}
@@ -37,6 +45,10 @@ public struct AMQPSettings: Sendable, Equatable {
             ("AMQP_RESULTS_ROUTING_KEY", \.resultsRoutingKey, "routing key of the JobResults"),
             ("AMQP_RESULTS_QUEUE", \.resultsQueue, "queue of the JobResults"),
             ("AMQP_RESULTS_DLQ", \.resultsDeadLetterQueue, "dead-letter queue of the JobResults"),
+            (
+                "AMQP_RESULTS_RETRY_QUEUE", \.resultsRetryQueue,
+                "prefix of the JobResults' four retry queues (.5s, .30s, .2m, .10m)"
+            ),
         ]
     }
 
@@ -44,6 +56,7 @@ public struct AMQPSettings: Sendable, Equatable {
     public static let variables: [ConfigVariable] =
         [ConfigVariable("AMQP_URL", AMQPSettings().url, "broker: amqp://user:password@host:port/vhost")]
         + names.map { ConfigVariable($0.0, AMQPSettings()[keyPath: $0.1], $0.2) }
+        + [ConfigVariable("AMQP_QUEUE_TYPE", "classic", "type of every queue declared: classic or quorum")]
 
     /// Reads `AMQP_URL` and the topology names.
     public static func load(_ env: Environment) throws(ConfigurationError) -> AMQPSettings {
@@ -55,6 +68,19 @@ public struct AMQPSettings: Sendable, Equatable {
             }
             settings[keyPath: keyPath] = v
         }
+        // The longest suffix (`.10m`) must still fit in a queue name.
+        let longestSuffix = ResultRetry.delays.map(\.suffix.utf8.count).max() ?? 0
+        guard settings.resultsRetryQueue.utf8.count + longestSuffix <= 255 else {
+            throw ConfigurationError(
+                variable: "AMQP_RESULTS_RETRY_QUEUE",
+                message: "a prefix of at most \(255 - longestSuffix) bytes (the queue names add up to .10m)")
+        }
+        if let v = env.value("AMQP_QUEUE_TYPE") {
+            guard let type = AMQPQueueType(rawValue: v) else {
+                throw ConfigurationError(variable: "AMQP_QUEUE_TYPE", message: "expected classic or quorum, not \(v)")
+            }
+            settings.queueType = type
+        }
         if let url = env.value("AMQP_URL") {
             do { _ = try AMQPAddress(url: url) } catch {
                 throw ConfigurationError(variable: "AMQP_URL", message: error.message)
@@ -63,4 +89,13 @@ public struct AMQPSettings: Sendable, Equatable {
         }
         return settings
     }
+}
+
+/// The type of the queues declared (`AMQP_QUEUE_TYPE`, SPEC §6, §12).
+public enum AMQPQueueType: String, Sendable, Equatable {
+    /// RabbitMQ's default: declared without `x-queue-type`, so queues that exist from before stay equivalent.
+    case classic
+    /// Replicated (Raft) queues, `x-queue-type = quorum`: for a cluster. A queue that exists as classic must be
+    /// deleted (drained) before it can be declared again as quorum; RabbitMQ refuses the change (406).
+    case quorum
 }

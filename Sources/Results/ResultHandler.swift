@@ -23,76 +23,71 @@ public final class ResultHandler: Sendable {
     private let checkRuns: CheckRuns
     private let logs: LogUploader?
     private let logger: Logger
-    private let maxAttempts: Int
-    private let backoffBase: Double
     private let wallClock: @Sendable () -> Int
 
-    /// A handler; `maxAttempts` bounds the attempts at a result in all (SPEC §8: 5), with pauses of
-    /// `backoffBase`, twice that, four times… between them.
+    /// A handler.
     public init(
-        client: GitHubClient, checkName: String, logs: LogUploader?, logger: Logger, maxAttempts: Int = 5,
-        backoffBase: Double = 0.5, wallClock: @escaping @Sendable () -> Int = WallClock.now
+        client: GitHubClient, checkName: String, logs: LogUploader?, logger: Logger,
+        wallClock: @escaping @Sendable () -> Int = WallClock.now
     ) {
         self.client = client
         self.checkRuns = CheckRuns(client: client, checkName: checkName, logsBaseURL: nil)
         self.logs = logs
         self.logger = logger
-        self.maxAttempts = maxAttempts
-        self.backoffBase = backoffBase
         self.wallClock = wallClock
     }
 
-    /// Handles one message body to the end: decode, attempts with back-off, one log line. `shouldStop` is asked
-    /// between attempts, so a SIGTERM does not wait out a long back-off.
+    /// Makes one attempt at a consumed message and says what the broker should do with it; one log line.
     ///
-    /// Retries happen here, holding the unacked message, rather than by republishing it with an attempt header:
-    /// a message is acked only after its Check Run was written and is never out of the broker's hands before, so
-    /// a crash or a lost connection at any point redelivers it instead of losing it. Writing a Check Run twice
-    /// does no harm (the PATCH sets the same fields; before creating a run the commit's runs are listed again, so
-    /// a run created by an attempt whose answer was lost is found and patched, not duplicated). The price: a
-    /// redelivery after a crash starts counting attempts afresh.
-    public func process(_ body: [UInt8], shouldStop: () -> Bool) -> ConsumeDisposition {
+    /// One attempt per delivery: a passing failure is not waited out here, holding the message, but handed back as
+    /// `.retry` — the consumer republishes the message to a delay queue with the attempt count in a header and
+    /// acks it (SPEC §8 v2), so the count survives a restart and no consumer thread sleeps on a message. Writing a
+    /// Check Run twice (a crash between the republish's confirm and the ack) does no harm: the PATCH sets the same
+    /// fields, and before creating a run the commit's runs are listed again.
+    public func process(_ message: ConsumedMessage) -> ConsumeDisposition {
         let started = MonotonicClock.now()
         let result: JobResult
-        do { result = try JobResult.decode(body) } catch {
+        do { result = try JobResult.decode(message.body) } catch {
             logger.log(
                 .error, "result rejected to the dead-letter queue",
-                ["reason": .string(error.message), "bytes": .int(body.count)])
+                ["reason": .string(error.message), "bytes": .int(message.body.count)])
             return .deadLetter
         }
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let outcome = try handle(result, deadline: MonotonicClock.now() + 60)
-                logLine(result, outcome, attempt: attempt, started: started)
-                return .ack
-            } catch {
-                let ms = (MonotonicClock.now() - started) * 1000
-                guard error.isTransient, attempt < maxAttempts else {
-                    logger.log(
-                        .error, "result rejected to the dead-letter queue",
-                        [
-                            "request_id": .string(result.requestID), "repo": .string("\(result.owner)/\(result.repo)"),
-                            "attempts": .int(attempt), "ms": .double(ms), "reason": .string(error.message),
-                        ])
-                    return .deadLetter
-                }
-                let pause = backoffBase * Double(1 << (attempt - 1))
+        let attempt = message.previousAttempts + 1
+        do {
+            let outcome = try handle(result, deadline: MonotonicClock.now() + 60)
+            logLine(result, outcome, attempt: attempt, started: started)
+            return .ack
+        } catch {
+            let disposition = Self.disposition(afterFailedAttempt: attempt, transient: error.isTransient)
+            let ms = (MonotonicClock.now() - started) * 1000
+            let repo = "\(result.owner)/\(result.repo)"
+            if case .retry(let n) = disposition {
                 logger.log(
                     .warning, "result attempt failed, retrying",
                     [
-                        "request_id": .string(result.requestID), "attempt": .int(attempt),
-                        "retry_in_s": .double(pause), "reason": .string(error.message),
+                        "request_id": .string(result.requestID), "repo": .string(repo), "attempt": .int(n),
+                        "retry_in_s": .double(ResultRetry.delay(afterFailedAttempt: n)), "ms": .double(ms),
+                        "reason": .string(error.message),
                     ])
-                if !MonotonicClock.sleep(pause, unless: shouldStop) {
-                    logger.log(
-                        .warning, "stopping: result left to the broker for redelivery",
-                        ["request_id": .string(result.requestID), "attempts": .int(attempt)])
-                    return .leave
-                }
+            } else {
+                logger.log(
+                    .error, "result rejected to the dead-letter queue",
+                    [
+                        "request_id": .string(result.requestID), "repo": .string(repo), "attempts": .int(attempt),
+                        "ms": .double(ms), "reason": .string(error.message),
+                    ])
             }
+            return disposition
         }
+    }
+
+    /// What becomes of a result whose attempt number `attempt` (1-based, counting those before a restart) failed:
+    /// a passing failure (network, 5xx, rate limit) is retried while `ResultRetry.maxAttempts` allows, anything
+    /// else goes to the dead-letter queue.
+    public static func disposition(afterFailedAttempt attempt: Int, transient: Bool) -> ConsumeDisposition {
+        guard transient, attempt >= 1, attempt < ResultRetry.maxAttempts else { return .deadLetter }
+        return .retry(attempt: attempt)
     }
 
     /// What one successful attempt did.

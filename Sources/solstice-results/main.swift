@@ -16,11 +16,15 @@ import Results
 //
 // | thread                        | owns                                   | shares, and how                          |
 // |-------------------------------|----------------------------------------|------------------------------------------|
-// | consumer × RESULTS_WORKERS    | its own AMQP connection and channel;   | the handler (immutable), the GitHub      |
-// |                               | one curl handle at a time from the pool| client's token and installation caches   |
-// |                               |                                        | (mutex), the HTTP handle pool (mutex)    |
+// | consumer × RESULTS_WORKERS    | its own AMQP connection and channel    | the handler (immutable), the GitHub      |
+// |                               | (consuming, and republishing retries   | client's token and installation caches   |
+// |                               | with confirms); one curl handle at a   | (mutex), the HTTP handle pool (mutex)    |
+// |                               | time from the pool                     |                                          |
 // | signal (TerminationSignal)    | nothing                                | the StopSignal (atomic)                  |
 // | main                          | nothing                                | waits for the consumers to finish        |
+//
+// No thread waits out a retry: a result whose attempt failed for a passing reason is republished to a delay queue
+// (ResultRetry) and acked, and comes back by itself when the queue's TTL dead-letters it to the results exchange.
 
 let usage = """
     usage: solstice-results [--help] [--version]
@@ -29,9 +33,12 @@ let usage = """
     (success or failure, exit code, summary, the end of the log), with the log uploaded to S3-compatible storage
     (SPEC §8). Runs until SIGTERM or SIGINT, then finishes the messages in hand and exits 0.
 
-    Malformed messages and those that fail for good go to AMQP_RESULTS_DLQ; network errors, GitHub/S3 5xx and
-    rate limits are retried with back-off, 5 attempts in all; a repository without the App installed is acked
-    and logged. The GitHub App (GITHUB_APP_ID with GITHUB_APP_KEY_PATH or GITHUB_APP_KEY) is required.
+    Malformed messages and those that fail for good go to AMQP_RESULTS_DLQ. Network errors, GitHub/S3 5xx and
+    rate limits are retried through four delay queues, AMQP_RESULTS_RETRY_QUEUE + .5s, .30s, .2m and .10m: after
+    failed attempt n (1-4) the message is republished to the n-th with header x-solstice-attempt = n and acked, so
+    the count survives a restart; the 5th failure goes to AMQP_RESULTS_DLQ. A repository without the App
+    installed is acked and logged. The GitHub App (GITHUB_APP_ID with GITHUB_APP_KEY_PATH or GITHUB_APP_KEY) is
+    required.
 
     environment (defaults in brackets):
     \(ConfigVariable.helpText(ResultsConfiguration.variables))
@@ -84,6 +91,8 @@ logger.log(
     .info, "solstice-results starting",
     [
         "queue": .string(configuration.amqp.resultsQueue), "workers": .int(configuration.workers),
+        "retry_queues": .string(configuration.amqp.resultsRetryQueue + ".*"),
+        "queue_type": .string(configuration.amqp.queueType.rawValue),
         "github": .string(configuration.github.apiBase), "logs": .string(configuration.github.logsBaseURL ?? "none"),
         "s3": .string(configuration.s3.map { "\($0.endpoint)/\($0.bucket)" } ?? "none"),
     ])

@@ -10,7 +10,7 @@ import Testing
 @testable import Results
 
 /// `ResultHandler` (SPEC §8) against a loopback GitHub: which Check Run it writes, what it tells the broker
-/// (ack, dead-letter, leave), and how many calls it takes.
+/// (ack, dead-letter, retry through which delay queue), and how many calls it takes.
 @Suite struct ResultHandlerTests {
     static let requestID = "7f1c0b9e-1d2a-5c3b-8e4f-0123456789ab"
 
@@ -23,13 +23,15 @@ import Testing
             """.utf8)
     }
 
-    static func handler(_ github: FakeGitHub, maxAttempts: Int = 5) throws -> ResultHandler {
+    static func handler(_ github: FakeGitHub) throws -> ResultHandler {
         let credentials = GitHubAppCredentials(appID: "4242", key: try RSAPrivateKey(pem: TestKeys.rsaPKCS1))
         let client = GitHubClient(
             credentials: credentials, apiBase: github.server.baseURL, logger: Logger(level: .error))
-        return ResultHandler(
-            client: client, checkName: "Solstice CI", logs: nil, logger: Logger(level: .error),
-            maxAttempts: maxAttempts, backoffBase: 0.01)
+        return ResultHandler(client: client, checkName: "Solstice CI", logs: nil, logger: Logger(level: .error))
+    }
+
+    static func message(_ body: [UInt8] = body(), previousAttempts: Int = 0) -> ConsumedMessage {
+        ConsumedMessage(body: body, previousAttempts: previousAttempts)
     }
 
     static let lookup = ["GET /repos/o/r/installation", "POST /app/installations/1/access_tokens"]
@@ -44,7 +46,7 @@ import Testing
         script.secondPage = [(8, "older"), (42, Self.requestID)]
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(success: success), shouldStop: { false }) == .ack)
+        #expect(try Self.handler(github).process(Self.message(Self.body(success: success))) == .ack)
         #expect(github.lines == Self.lookup + Self.listing + ["PATCH /repos/o/r/check-runs/42"])
         let patch = try #require(github.bodies("PATCH", "/repos/o/r/check-runs/42").first)
         #expect(patch["status"] as? String == "completed")
@@ -56,7 +58,7 @@ import Testing
     @Test func withoutARunACompletedOneIsCreated() throws {
         let github = try FakeGitHub(FakeGitHub.Script())
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(success: false), shouldStop: { false }) == .ack)
+        #expect(try Self.handler(github).process(Self.message(Self.body(success: false))) == .ack)
         #expect(github.lines == Self.lookup + Self.listing + ["POST /repos/o/r/check-runs"])
         let created = try #require(github.bodies("POST", "/repos/o/r/check-runs").first)
         #expect(created["name"] as? String == "Solstice CI")
@@ -71,7 +73,7 @@ import Testing
         script.otherAppRuns = [(99, Self.requestID)]
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(success: true), shouldStop: { false }) == .ack)
+        #expect(try Self.handler(github).process(Self.message(Self.body(success: true))) == .ack)
         #expect(github.lines == Self.lookup + Self.listing + ["POST /repos/o/r/check-runs"])
     }
 
@@ -80,39 +82,50 @@ import Testing
         script.installed = false
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(), shouldStop: { false }) == .ack)
+        #expect(try Self.handler(github).process(Self.message(Self.body())) == .ack)
         #expect(github.lines == ["GET /repos/o/r/installation"])
     }
 
-    @Test func aServerErrorIsRetriedUntilThePatchSucceeds() throws {
+    @Test func aServerErrorMakesOneAttemptAndAsksForTheFirstRetryQueue() throws {
         var script = FakeGitHub.Script()
         script.firstPage = [(42, Self.requestID)]
-        script.patchStatuses = [500, 500, 200]
+        script.patchStatuses = [500, 200]
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(), shouldStop: { false }) == .ack)
-        // Three attempts, each listing the runs again (a run created by a lost answer would be found); the
-        // installation and its token are looked up once.
+        let handler = try Self.handler(github)
+        // One attempt per delivery, no waiting in the handler: the broker holds the result during the delay.
+        #expect(handler.process(Self.message()) == .retry(attempt: 1))
+        #expect(github.lines == Self.lookup + Self.listing + ["PATCH /repos/o/r/check-runs/42"])
+        // The copy that comes back from the .5s queue (x-solstice-attempt = 1) completes the run; the installation
+        // and its token are still cached, the runs are listed again (a run created by a lost answer would be found).
+        #expect(handler.process(Self.message(previousAttempts: 1)) == .ack)
         let attempt = Self.listing + ["PATCH /repos/o/r/check-runs/42"]
-        #expect(github.lines == Self.lookup + attempt + attempt + attempt)
+        #expect(github.lines == Self.lookup + attempt + attempt)
     }
 
-    @Test func aPatchFailingEveryTimeIsDeadLetteredAfterMaxAttempts() throws {
+    /// The attempt count carried in the header decides the queue, also across a restart (a new handler).
+    @Test(arguments: [
+        (0, ConsumeDisposition.retry(attempt: 1)), (1, .retry(attempt: 2)), (3, .retry(attempt: 4)),
+        (4, .deadLetter),
+    ])
+    func aPatchFailingAgainGoesOneQueueFurtherUntilTheFifthAttempt(previous: Int, expected: ConsumeDisposition) throws {
         var script = FakeGitHub.Script()
         script.firstPage = [(42, Self.requestID)]
-        script.patchStatuses = [500]
+        script.patchStatuses = [502]
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github, maxAttempts: 4).process(Self.body(), shouldStop: { false }) == .deadLetter)
-        #expect(github.lines.filter { $0.hasPrefix("PATCH") }.count == 4)
+        #expect(try Self.handler(github).process(Self.message(previousAttempts: previous)) == expected)
+        #expect(github.lines.filter { $0.hasPrefix("PATCH") }.count == 1)
     }
 
-    @Test func githubFailingEverythingIsDeadLetteredAfterMaxAttempts() throws {
+    @Test func githubFailingEverythingIsRetriedThenDeadLettered() throws {
         var script = FakeGitHub.Script()
         script.alwaysFail = true
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github, maxAttempts: 2).process(Self.body(), shouldStop: { false }) == .deadLetter)
+        let handler = try Self.handler(github)
+        #expect(handler.process(Self.message(previousAttempts: 2)) == .retry(attempt: 3))
+        #expect(handler.process(Self.message(previousAttempts: 4)) == .deadLetter)
         // Each attempt stops at the installation lookup, which the client itself tries three times (a GET).
         #expect(github.lines == Array(repeating: "GET /repos/o/r/installation", count: 6))
     }
@@ -123,18 +136,8 @@ import Testing
         script.patchStatuses = [422]
         let github = try FakeGitHub(script)
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(), shouldStop: { false }) == .deadLetter)
+        #expect(try Self.handler(github).process(Self.message(Self.body())) == .deadLetter)
         #expect(github.lines == Self.lookup + Self.listing + ["PATCH /repos/o/r/check-runs/42"])
-    }
-
-    @Test func aStoppingProcessLeavesTheResultToTheBroker() throws {
-        var script = FakeGitHub.Script()
-        script.firstPage = [(42, Self.requestID)]
-        script.patchStatuses = [500]
-        let github = try FakeGitHub(script)
-        defer { github.stop() }
-        #expect(try Self.handler(github).process(Self.body(), shouldStop: { true }) == .leave)
-        #expect(github.lines.filter { $0.hasPrefix("PATCH") }.count == 1)
     }
 
     @Test(arguments: [
@@ -142,9 +145,20 @@ import Testing
         String(decoding: body(), as: UTF8.self).replacingOccurrences(of: requestID, with: "../../etc"),
     ])
     func aMalformedResultIsDeadLetteredWithoutAnyCall(text: String) throws {
+        // Even with attempts left: a malformed result is not worth a retry.
         let github = try FakeGitHub(FakeGitHub.Script())
         defer { github.stop() }
-        #expect(try Self.handler(github).process(Array(text.utf8), shouldStop: { false }) == .deadLetter)
+        #expect(try Self.handler(github).process(Self.message(Array(text.utf8), previousAttempts: 1)) == .deadLetter)
         #expect(github.lines.isEmpty)
+    }
+
+    /// SPEC §8: a passing failure of attempt 1–4 is retried, the 5th and any lasting failure dead-letter.
+    @Test(arguments: [
+        (1, true, ConsumeDisposition.retry(attempt: 1)), (2, true, .retry(attempt: 2)), (4, true, .retry(attempt: 4)),
+        (5, true, .deadLetter), (6, true, .deadLetter), (0, true, .deadLetter), (1, false, .deadLetter),
+        (4, false, .deadLetter),
+    ])
+    func dispositionAfterAFailedAttempt(attempt: Int, transient: Bool, expected: ConsumeDisposition) {
+        #expect(ResultHandler.disposition(afterFailedAttempt: attempt, transient: transient) == expected)
     }
 }

@@ -52,7 +52,34 @@ def test_the_responders_user_cannot_publish_a_result(users):
     assert code == 403 and "ACCESS_REFUSED" in text, text
     # Nor can the orchestrator publish jobs, nor the results daemon either.
     assert publish_refused(users["orchestrator"], topology.JOBS_EXCHANGE, topology.JOBS_ROUTING_KEY)[0] == 403
-    assert publish_refused(users["results"], topology.RESULTS_EXCHANGE, topology.RESULTS_ROUTING_KEY)[0] == 403
+    assert publish_refused(users["results"], topology.JOBS_EXCHANGE, topology.JOBS_ROUTING_KEY)[0] == 403
+    # The results daemon may write the results exchange: RabbitMQ refuses to create its retry queues, which
+    # dead-letter there, otherwise (deploy/rabbitmq/permissions.sh says what else its retries cost).
+
+
+def refused(url, action):
+    """Runs `action(channel)`; the broker's reply code when it closed the channel, None when it let it pass."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        try:
+            action(connection.channel())
+        except pika.exceptions.ChannelClosedByBroker as e:
+            return e.reply_code
+        return None
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def test_the_results_user_touches_no_name_but_its_own(users):
+    """Beside the retry queues it may declare, the results daemon's user declares, reads and binds nothing else."""
+    results = users["results"]
+    assert refused(results, lambda ch: ch.queue_declare("solstice.results.v1.retry.1h", durable=True)) == 403
+    assert refused(results, lambda ch: ch.queue_declare("solstice.evil", durable=True)) == 403
+    assert refused(results, lambda ch: ch.exchange_declare("solstice.evil", "direct", durable=True)) == 403
+    assert refused(results, lambda ch: ch.basic_get(topology.JOBS_QUEUE, auto_ack=False)) == 403
+    assert refused(results, lambda ch: ch.queue_bind(topology.RESULTS_QUEUE, topology.JOBS_EXCHANGE, "x")) == 403
+    assert refused(results, lambda ch: ch.queue_purge(topology.JOBS_QUEUE)) == 403
 
 
 def test_the_responder_works_with_exactly_its_permissions(clean, users, tmp_path):
@@ -86,8 +113,13 @@ def test_the_results_daemon_and_the_orchestrator_work_with_exactly_theirs(stack,
     repo = f"perm-org/r{uuid.uuid4().hex[:8]}"
     gh.set_installations({repo: 1})
     sha, rid = new_sha(), str(uuid.uuid4())
-    gh.seed_check_runs(repo, 1, name="Solstice CI", head_sha=sha, external_id=rid, status="queued")
+    [run_id] = gh.seed_check_runs(repo, 1, name="Solstice CI", head_sha=sha, external_id=rid, status="queued")
+    gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=1)  # one retry, through .5s
     stack.stack("results-stop")  # the stack's own daemon (user guest) must not take the result first
+    # From scratch: the daemon must be able to create its retry queues with its own user's rights.
+    with publishing.channel(stack.amqp_url) as ch:
+        for queue in topology.retry_queues():
+            ch.queue_delete(queue)
     log_path = tmp_path / "results.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "GITHUB_", "LOGS_"))}
     env.update(stack_env.results_env())
@@ -110,15 +142,21 @@ def test_the_results_daemon_and_the_orchestrator_work_with_exactly_theirs(stack,
                              properties=pika.BasicProperties(content_type="application/json", delivery_mode=2))
         finally:
             connection.close()
-        deadline = time.time() + 20
+        deadline = time.time() + 30
         while True:
             run = next(r for r in gh.check_runs(repo) if r["external_id"] == rid)
             if run["status"] == "completed" or time.time() > deadline:
                 break
             time.sleep(0.1)
         assert run["status"] == "completed" and run["conclusion"] == "success", log_path.read_text()
-        assert "ACCESS_REFUSED" not in log_path.read_text()
+        text = log_path.read_text()
+        assert "ACCESS_REFUSED" not in text
+        assert f"request_id={rid}" in text and "attempt=1 " in text and "attempts=2" in text  # via .5s
+        with publishing.channel(stack.amqp_url) as ch:
+            for queue in topology.retry_queues():
+                assert ch.queue_declare(queue, passive=True).method.message_count == 0
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        gh.clear_faults()
         stack.stack("results-restart")

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import boto3
+import pika
 import pytest
 
 from support import publishing, stack as stack_env, topology
@@ -19,6 +20,8 @@ from support.payloads import new_sha
 
 QUEUE = topology.RESULTS_QUEUE
 DLQ = topology.RESULTS_DLQ
+RETRY = topology.retry_queues()  # .5s, .30s, .2m, .10m
+ATTEMPT = topology.ATTEMPT_HEADER
 INSTALLATION = 1
 COMPLETED_AT = "2026-11-24T12:34:56Z"
 
@@ -66,6 +69,85 @@ class Results:
     def purge(self, *queues):
         publishing.purge(self.amqp_url, *queues)
 
+    def publish_with(self, body, headers, routing_key=topology.RESULTS_ROUTING_KEY):
+        """One result as the orchestrator would publish it, with `headers` of the test's choosing."""
+        with publishing.channel(self.amqp_url) as ch:
+            ch.confirm_delivery()
+            ch.basic_publish(topology.RESULTS_EXCHANGE, routing_key, json.dumps(body).encode(), pika.BasicProperties(
+                content_type="application/json", delivery_mode=2, message_id=body["request_id"],
+                type="jobresult.v1", headers=headers), mandatory=True)
+
+    def peek(self, queue, rid):
+        """The properties of the message of request `rid` on `queue`, left where it is (got, then rejected with
+        requeue: it keeps its place and its expiry); None when it is not there, or the queue is not (yet)."""
+        try:
+            return self._peek(queue, rid)
+        except pika.exceptions.ChannelClosedByBroker as e:
+            if e.reply_code == 404:
+                return None
+            raise
+
+    def _peek(self, queue, rid):
+        with publishing.channel(self.amqp_url) as ch:
+            seen = []
+            while True:
+                method, props, body = ch.basic_get(queue, auto_ack=False)
+                if method is None:
+                    found = None
+                    break
+                seen.append(method.delivery_tag)
+                if props.message_id == rid:
+                    found = props
+                    break
+            for tag in seen:
+                ch.basic_nack(tag, requeue=True)
+            return found
+
+    def wait_in(self, queue, rid, timeout):
+        """Waits until request `rid` is on `queue`; its properties and when it was first seen."""
+        deadline = time.time() + timeout
+        while True:
+            props = self.peek(queue, rid)
+            if props is not None:
+                return props, time.time()
+            if time.time() > deadline:
+                pytest.fail(f"{rid} did not reach {queue} within {timeout} s ({self.counts(RETRY + [QUEUE, DLQ])})")
+            time.sleep(0.1)
+
+    def fast_forward(self, queue, rid, routing_key=topology.RESULTS_ROUTING_KEY):
+        """Does what `queue`'s TTL would do later: takes the message of `rid` off it and publishes it, properties
+        and headers unchanged, to the results exchange. The TTLs are contract (up to 10 min); the 5 s and 30 s
+        ones are waited out for real in test_patch_failing_three_times_waits_out_the_delays_and_completes_once."""
+        with publishing.channel(self.amqp_url) as ch:
+            ch.confirm_delivery()
+            method, props, body = ch.basic_get(queue, auto_ack=False)
+            assert method is not None and props.message_id == rid, f"{rid} is not at the head of {queue}"
+            ch.basic_publish(topology.RESULTS_EXCHANGE, routing_key, body, props, mandatory=True)
+            ch.basic_ack(method.delivery_tag)
+            return props
+
+    def remove(self, queue, rid):
+        """Takes the message of `rid` off `queue` for good (a test's result that would otherwise keep retrying)."""
+        with publishing.channel(self.amqp_url) as ch:
+            others = []
+            while True:
+                method, props, _ = ch.basic_get(queue, auto_ack=False)
+                assert method is not None, f"{rid} is not on {queue}"
+                if props.message_id == rid:
+                    ch.basic_ack(method.delivery_tag)
+                    break
+                others.append(method.delivery_tag)
+            for tag in others:
+                ch.basic_nack(tag, requeue=True)
+
+    def counts(self, queues):
+        return {q: self.count(q) for q in queues}
+
+    def delete_queues(self, *queues):
+        with publishing.channel(self.amqp_url) as ch:
+            for queue in queues:
+                ch.queue_delete(queue)
+
     # -- GitHub stand-in
     def seed(self, repo, sha, rid, name="Solstice CI"):
         return self.gh.seed_check_runs(repo, 1, name=name, head_sha=sha, external_id=rid, status="queued")[0]
@@ -109,8 +191,10 @@ class Results:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "GITHUB_"))}
         environment.update(stack_env.results_env())
         environment.update(self.keys)
+        # Retry queues of its own too: they dead-letter with the daemon's routing key, so sharing the stack's would
+        # be refused (406, other arguments) and would send results back to the wrong queue.
         environment.update({"AMQP_RESULTS_QUEUE": queue, "AMQP_RESULTS_ROUTING_KEY": routing_key,
-                            "AMQP_RESULTS_DLQ": dlq})
+                            "AMQP_RESULTS_DLQ": dlq, "AMQP_RESULTS_RETRY_QUEUE": f"{queue}.retry"})
         environment.update({k: str(v) for k, v in extra.items()})
         log = open(log_path, "ab")
         proc = subprocess.Popen([self.bin], env=environment, stdout=log, stderr=log)
@@ -253,35 +337,201 @@ def test_log_that_cannot_be_fetched_still_completes_the_run(rs):
     assert done[broken]["conclusion"] == "failure"
 
 
-def test_github_5xx_twice_then_success(rs):
+def daemon_lines(rs, rid, text=None):
+    return [l for l in (text if text is not None else rs.daemon_log()).splitlines() if f"request_id={rid}" in l]
+
+
+def patches_of(rs, run_id):
+    return [r["status"] for r in rs.gh.requests() if r["method"] == "PATCH" and r["path"].endswith(f"/{run_id}")]
+
+
+def test_patch_failing_three_times_waits_out_the_delays_and_completes_once(rs):
+    """SPEC §8 v2: attempts 1 and 2 fail and wait out the real .5s and .30s TTLs (the broker dead-letters the
+    result back); attempt 3 fails into .2m, whose 2 minutes the test skips; attempt 4 completes the run, once."""
+    repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
+    rs.purge(*RETRY)
+    dead_before = rs.count(DLQ)
+    run_id = rs.seed(repo, sha, rid)
+    rs.gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=3)
+    rs.publish(job_result(rid, sha, repo))
+    first, t1 = rs.wait_in(RETRY[0], rid, timeout=15)
+    assert first.headers[ATTEMPT] == 1
+    assert first.content_type == "application/json" and first.type == "jobresult.v1" and first.delivery_mode == 2
+    second, t2 = rs.wait_in(RETRY[1], rid, timeout=15)
+    assert second.headers[ATTEMPT] == 2 and 3.5 < t2 - t1 < 12, t2 - t1  # the 5 s TTL, waited out by the broker
+    third, t3 = rs.wait_in(RETRY[2], rid, timeout=45)
+    assert third.headers[ATTEMPT] == 3 and 27 < t3 - t2 < 40, t3 - t2  # the 30 s TTL
+    assert patches_of(rs, run_id) == [502, 502, 502]  # nothing completed while the result waited
+    rs.fast_forward(RETRY[2], rid)
+    run = rs.wait_completed(repo, [rid])[rid]
+    assert run["id"] == run_id and run["conclusion"] == "success"
+    assert len(rs.gh.check_runs(repo)) == 1 and patches_of(rs, run_id) == [502, 502, 502, 200]
+    lines = daemon_lines(rs, rid)
+    assert [l for l in lines if "retrying" in l and "attempt=1 " in l and "retry_in_s=5.0 " in l]
+    assert [l for l in lines if "retrying" in l and "attempt=3 " in l and "retry_in_s=120.0 " in l]
+    assert sum("retrying" in l for l in lines) == 3
+    assert any("msg=result " in l and "attempts=4" in l for l in lines)
+    time.sleep(0.5)
+    assert rs.counts(RETRY + [QUEUE]) == {q: 0 for q in RETRY + [QUEUE]} and rs.count(DLQ) == dead_before
+
+
+def test_sigkill_between_retries_carries_the_attempt_count_on(rs, tmp_path):
+    """The count lives in the message: a daemon killed (SIGKILL) while the result waits in .5s, restarted after the
+    TTL brought it back, makes attempt 2 (not 1 again) and completes the run once."""
+    queue, dlq, key = own_queue(rs, "sigkill")
+    retry = topology.retry_queues(f"{queue}.retry")
     repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
     run_id = rs.seed(repo, sha, rid)
     rs.gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=2)
-    rs.publish(job_result(rid, sha, repo))
-    run = rs.wait_completed(repo, [rid])[rid]
-    assert run["id"] == run_id and run["conclusion"] == "success"
-    lines = [l for l in rs.daemon_log().splitlines() if f"request_id={rid}" in l]
-    assert sum("retrying" in l for l in lines) == 2
-    assert any("msg=result " in l and "attempts=3" in l for l in lines)
-    patches = [r for r in rs.gh.requests() if r["method"] == "PATCH" and r["path"].endswith(f"/{run_id}")]
-    assert [r["status"] for r in patches] == [502, 502, 200]
+    log_path = tmp_path / "results.log"
+    proc = rs.start_daemon(queue, key, dlq, log_path, RESULTS_WORKERS=1)
+    try:
+        rs.publish(job_result(rid, sha, repo), routing_key=key)
+        assert rs.wait_in(retry[0], rid, timeout=15)[0].headers[ATTEMPT] == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        back, _ = rs.wait_in(queue, rid, timeout=15)  # the TTL returned it; nobody consumes
+        assert back.headers[ATTEMPT] == 1 and rs.count(retry[0]) == 0
+        proc = rs.start_daemon(queue, key, dlq, tmp_path / "restarted.log", RESULTS_WORKERS=1)
+        assert rs.wait_in(retry[1], rid, timeout=15)[0].headers[ATTEMPT] == 2  # carried on, not counted afresh
+        rs.fast_forward(retry[1], rid, routing_key=key)
+        run = rs.wait_completed(repo, [rid])[rid]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    assert run["id"] == run_id and run["status"] == "completed" and len(rs.gh.check_runs(repo)) == 1
+    assert patches_of(rs, run_id) == [502, 502, 200]
+    before = daemon_lines(rs, rid, log_path.read_text())
+    after = daemon_lines(rs, rid, (tmp_path / "restarted.log").read_text())
+    assert [[l for l in lines if "retrying" in l] for lines in (before, after)] == [
+        [l for l in before if "retrying" in l and "attempt=1 " in l],
+        [l for l in after if "retrying" in l and "attempt=2 " in l]]
+    assert [sum("retrying" in l for l in lines) for lines in (before, after)] == [1, 1]
+    assert any("msg=result " in l and "attempts=3" in l for l in after)
+    assert rs.counts(retry + [queue, dlq]) == {q: 0 for q in retry + [queue, dlq]}
+    rs.delete_queues(*retry, queue, dlq)
 
 
-def test_github_down_for_good_dead_letters_after_five_attempts(rs):
+def test_a_retry_the_broker_does_not_take_is_requeued_not_lost(rs, tmp_path):
+    """The .5s queue deleted under a running daemon: its copy comes back unroutable, so the original is rejected
+    with requeue (not acked) and the connection opened again, which declares the queue anew; the uncounted attempt
+    is made again and the result takes its normal way."""
+    queue, dlq, key = own_queue(rs, "unroutable")
+    retry = topology.retry_queues(f"{queue}.retry")
     repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
-    rs.purge(DLQ)
+    run_id = rs.seed(repo, sha, rid)
+    rs.gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=2)
+    log_path = tmp_path / "results.log"
+    proc = rs.start_daemon(queue, key, dlq, log_path, RESULTS_WORKERS=1)
+    try:
+        rs.delete_queues(retry[0])
+        rs.publish(job_result(rid, sha, repo), routing_key=key)
+        assert rs.wait_in(retry[0], rid, timeout=15)[0].headers[ATTEMPT] == 1
+        run = rs.wait_completed(repo, [rid], timeout=20)[rid]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert run["id"] == run_id and patches_of(rs, run_id) == [502, 502, 200]
+    text = log_path.read_text()
+    assert f"retry queue {retry[0]} did not take the result: returned as unroutable" in text
+    assert any("msg=result " in l and "attempts=2" in l for l in daemon_lines(rs, rid, text))
+    assert rs.counts(retry + [queue, dlq]) == {q: 0 for q in retry + [queue, dlq]}
+    rs.delete_queues(*retry, queue, dlq)
+
+
+def test_five_failures_dead_letter_and_leave_the_retry_queues_empty(rs):
+    """GitHub down for good: attempts 1-4 each go one retry queue further (their TTLs skipped), the 5th failure
+    rejects the result to the DLQ; no run is written and no copy is left behind."""
+    repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
+    rs.purge(DLQ, *RETRY)
     rs.gh.add_fault(rf"^/repos/{repo}/", 503, count=1000)
     rs.publish(job_result(rid, sha, repo))
-    deadline = time.time() + 60
-    dead = []
-    while not dead and time.time() < deadline:
-        dead = rs.take(DLQ)
-        time.sleep(0.2)
-    assert len(dead) == 1 and json.loads(dead[0])["request_id"] == rid
-    lines = [l for l in rs.daemon_log().splitlines() if f"request_id={rid}" in l]
-    assert sum("retrying" in l for l in lines) == 4
-    assert any("dead-letter" in l and "attempts=5" in l for l in lines)
+    for n, queue in enumerate(RETRY, start=1):
+        props, _ = rs.wait_in(queue, rid, timeout=15)
+        assert props.headers[ATTEMPT] == n, (queue, props.headers)
+        rs.fast_forward(queue, rid)
+    deadline = time.time() + 15
+    while rs.count(DLQ) == 0:
+        assert time.time() < deadline, "the 5th failure did not reach the DLQ"
+        time.sleep(0.1)
+    dead = publishing.drain(rs.amqp_url, DLQ, expect=1)
+    assert len(dead) == 1 and dead[0][1]["request_id"] == rid and dead[0][0].headers[ATTEMPT] == 4
+    assert rs.counts(RETRY + [QUEUE]) == {q: 0 for q in RETRY + [QUEUE]}
     assert rs.gh.check_runs(repo) == []
+    lines = daemon_lines(rs, rid)
+    assert [sum("retrying" in l and f"attempt={n} " in l for l in lines) for n in range(1, 5)] == [1, 1, 1, 1]
+    assert any("dead-letter" in l and "attempts=5" in l for l in lines)
+
+
+def test_forged_attempt_headers_are_bounded(rs):
+    """x-solstice-attempt is untrusted: a huge count still gets one attempt (a success completes the run, a failure
+    goes straight to the DLQ, not through a retry queue); a negative or garbage one counts as 0."""
+    rs.purge(DLQ, *RETRY)
+    good_repo, bad_repo, sha = new_repo(rs.gh), new_repo(rs.gh), new_sha()
+    huge, huge_text, negative, garbage = (str(uuid.uuid4()) for _ in range(4))
+    rs.gh.set_installations({good_repo: INSTALLATION, bad_repo: INSTALLATION})
+    rs.gh.add_fault(rf"^/repos/{bad_repo}/", 503, count=1000)
+    rs.publish_with(job_result(huge, sha, good_repo), {ATTEMPT: 2**63 - 1})
+    rs.publish_with(job_result(huge_text, sha, bad_repo), {ATTEMPT: "9" * 40})
+    rs.publish_with(job_result(negative, sha, bad_repo), {ATTEMPT: -7})
+    rs.publish_with(job_result(garbage, sha, bad_repo), {ATTEMPT: {"nested": [1, 2]}})
+    run = rs.wait_completed(good_repo, [huge])[huge]
+    assert run["conclusion"] == "success"
+    assert any("msg=result " in l and "attempts=5" in l for l in daemon_lines(rs, huge))
+    for rid in (negative, garbage):
+        assert rs.wait_in(RETRY[0], rid, timeout=15)[0].headers[ATTEMPT] == 1
+    for rid in (negative, garbage):
+        rs.remove(RETRY[0], rid)
+    deadline = time.time() + 15
+    while rs.count(DLQ) == 0:
+        assert time.time() < deadline, "the result with a huge count did not reach the DLQ"
+        time.sleep(0.1)
+    dead = publishing.drain(rs.amqp_url, DLQ, expect=1)
+    assert [body["request_id"] for _, body in dead] == [huge_text]
+    assert any("dead-letter" in l and "attempts=5" in l for l in daemon_lines(rs, huge_text))
+    assert rs.counts(RETRY) == {q: 0 for q in RETRY}  # the huge count never went through a retry queue
+    assert rs.gh.check_runs(bad_repo) == []
+
+
+def test_topology_is_declared_again_unchanged_and_quorum_queues_carry_the_retries(rs, tmp_path):
+    """The retry queues' arguments are the contract: declaring them again with SPEC §6's arguments is accepted (no
+    406) after the stack's daemon declared them, and so is the daemon's own second declaration. With
+    AMQP_QUEUE_TYPE=quorum every queue is a quorum queue, and a retry still waits out .5s and comes back."""
+    with publishing.channel(rs.amqp_url) as ch:
+        for queue, suffix in zip(RETRY, topology.RETRY_DELAYS):
+            ch.queue_declare(queue, durable=True, arguments=topology.retry_arguments(suffix))
+    label = f"quorum.{uuid.uuid4().hex[:8]}"
+    queue, dlq, key = f"solstice.results.test.{label}", f"solstice.results.test.{label}.dlq", f"jobresult.{label}"
+    retry = topology.retry_queues(f"{queue}.retry")
+    log_path = tmp_path / "results.log"
+    repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
+    run_id = rs.seed(repo, sha, rid)
+    rs.gh.add_fault(rf"/check-runs/{run_id}$", 502, method="PATCH", count=1)
+    proc = rs.start_daemon(queue, key, dlq, log_path, RESULTS_WORKERS=2, AMQP_QUEUE_TYPE="quorum")
+    try:
+        with publishing.channel(rs.amqp_url) as ch:
+            for name, suffix in zip(retry, topology.RETRY_DELAYS):
+                ch.queue_declare(name, durable=True, arguments=topology.retry_arguments(suffix, key, "quorum"))
+            ch.queue_declare(dlq, durable=True, arguments={"x-queue-type": "quorum"})
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            with publishing.channel(rs.amqp_url) as ch:  # the same name as a classic queue: not what was declared
+                ch.queue_declare(retry[0], durable=True, arguments=topology.retry_arguments(".5s", key, "classic"))
+        assert refused.value.reply_code == 406
+        rs.publish(job_result(rid, sha, repo), routing_key=key)
+        assert rs.wait_in(retry[0], rid, timeout=15)[0].headers[ATTEMPT] == 1
+        run = rs.wait_completed(repo, [rid], timeout=20)[rid]  # the quorum queue's TTL brought it back
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert run["id"] == run_id and patches_of(rs, run_id) == [502, 200]
+    # Declared twice by each worker (two connections) and once more by a restart: no 406 anywhere.
+    again = tmp_path / "again.log"
+    proc = rs.start_daemon(queue, key, dlq, again, RESULTS_WORKERS=1, AMQP_QUEUE_TYPE="quorum")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    text = log_path.read_text() + again.read_text()
+    assert "PRECONDITION_FAILED" not in text and "queue_type=quorum" in text
+    rs.delete_queues(*retry, queue, dlq)
 
 
 def test_upload_signed_with_a_wrong_secret_is_refused_and_reported(rs, tmp_path):

@@ -14,6 +14,25 @@ RESULTS_EXCHANGE = "solstice.results"
 RESULTS_ROUTING_KEY = "jobresult.v1"
 RESULTS_QUEUE = "solstice.results.v1"
 RESULTS_DLQ = "solstice.results.v1.dlq"
+# A result whose attempt n (1-4) failed waits in the n-th of these (AMQP_RESULTS_RETRY_QUEUE + suffix) with header
+# x-solstice-attempt = n, until the queue's TTL dead-letters it back to RESULTS_EXCHANGE (SPEC §6, §8).
+RESULTS_RETRY_PREFIX = "solstice.results.v1.retry"
+RETRY_DELAYS = {".5s": 5000, ".30s": 30000, ".2m": 120000, ".10m": 600000}
+ATTEMPT_HEADER = "x-solstice-attempt"
+
+
+def retry_queues(prefix=RESULTS_RETRY_PREFIX) -> list:
+    """The four retry queues of `prefix`, shortest delay first."""
+    return [prefix + suffix for suffix in RETRY_DELAYS]
+
+
+def retry_arguments(suffix, routing_key=None, queue_type=None) -> dict:
+    """The arguments solstice-results declares a retry queue with."""
+    args = {"x-message-ttl": RETRY_DELAYS[suffix], "x-dead-letter-exchange": RESULTS_EXCHANGE,
+            "x-dead-letter-routing-key": routing_key or RESULTS_ROUTING_KEY}
+    if queue_type == "quorum":
+        args["x-queue-type"] = "quorum"
+    return args
 
 # group_id = UUIDv5(NAMESPACE, delivery), request_id = UUIDv5(NAMESPACE, delivery + "/" + job id).
 NAMESPACE = uuid.UUID("9c460c2b-5912-46d7-9b55-903df21ea32d")
