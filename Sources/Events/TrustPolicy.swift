@@ -56,7 +56,9 @@ public struct TrustPolicy: Sendable, Equatable {
         if ["OWNER", "MEMBER", "COLLABORATOR"].contains(pr.authorAssociation) {
             return .trusted(because: "author association \(pr.authorAssociation)")
         }
-        if trustedUsers.contains(pr.author.lowercased()) { return .trusted(because: "\(pr.author) is in TRUSTED_USERS") }
+        if trustedUsers.contains(pr.author.lowercased()) {
+            return .trusted(because: "\(pr.author) is in TRUSTED_USERS")
+        }
         return .askPermission(login: pr.author)
     }
 }

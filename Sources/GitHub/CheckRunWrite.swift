@@ -57,7 +57,8 @@ extension CheckRuns {
                 }
             case .workflowError(let failure, let externalID):
                 guard existing[externalID] == nil else { continue }
-                try create(workflowErrorBody(failure, externalID: externalID, target: target, now: now), target,
+                try create(
+                    workflowErrorBody(failure, externalID: externalID, target: target, now: now), target,
                     deadline: deadline)
                 existing[externalID] = 0
                 created += 1

@@ -85,7 +85,7 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
             ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
         ] + TrustPolicy.variables + [
-            ConfigVariable("BUILD_DRAFTS", "0", "1: draft pull requests build too"),
+            ConfigVariable("BUILD_DRAFTS", "0", "1: draft pull requests build too")
         ] + WorkflowLimits.variables + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables
         + LogSettings.variables
 

@@ -93,7 +93,9 @@ extension WebhookResponder {
     /// A skip marker in a push's head commit message, a pull request's title, or (with the App) its head commit's
     /// message. A commit message GitHub cannot give is logged and counts as none: the commit builds.
     private func skipMarker(_ trigger: BuildTrigger, deadline: Double) -> String? {
-        if let marker = SkipMarkers.find(in: trigger.headCommitMessage) ?? SkipMarkers.find(in: trigger.pullRequest?.title) {
+        if let marker = SkipMarkers.find(in: trigger.headCommitMessage)
+            ?? SkipMarkers.find(in: trigger.pullRequest?.title)
+        {
             return marker
         }
         guard trigger.pullRequest != nil, let app, let installation = trigger.installationID else { return nil }
@@ -118,7 +120,8 @@ extension WebhookResponder {
         do { return try app.repositories.canWrite(login, owner: owner, repo: repo, deadline: deadline) } catch {
             throw .rejected(
                 Rejection(
-                    status: 503, message: "cannot ask GitHub whether \(login) may push: \(error.message); redeliver later"))
+                    status: 503,
+                    message: "cannot ask GitHub whether \(login) may push: \(error.message); redeliver later"))
         }
     }
 
@@ -219,7 +222,8 @@ extension WebhookResponder {
         do { return try app.repositories.pullRequest(number, owner: owner, repo: repo, deadline: deadline) } catch {
             if error.kind == .client { throw .ignored("pull request #\(number) not found: \(error.message)") }
             throw .rejected(
-                Rejection(status: 503, message: "cannot read pull request #\(number): \(error.message); redeliver later"))
+                Rejection(
+                    status: 503, message: "cannot read pull request #\(number): \(error.message); redeliver later"))
         }
     }
 }

@@ -247,7 +247,8 @@ public final class WebhookResponder: Sendable {
             if let error = expansion.workflowError {
                 writes.append(
                     .workflowError(
-                        error.checkRunFailure(path: WorkflowExpander.path), externalID: ids.requestID(jobID: "workflow")))
+                        error.checkRunFailure(path: WorkflowExpander.path), externalID: ids.requestID(jobID: "workflow")
+                    ))
             }
             response.checkRuns = pending(trigger, ids, writes + extraWrites, now: now)
         }
@@ -286,7 +287,11 @@ public final class WebhookResponder: Sendable {
             var bareRunFailed = false
             if failed, let app {
                 for name in try failedRunNames(trigger, app: app, deadline: deadline) {
-                    if let job = app.checkRuns.jobID(fromRunName: name) { wanted.insert(job) } else { bareRunFailed = true }
+                    if let job = app.checkRuns.jobID(fromRunName: name) {
+                        wanted.insert(job)
+                    } else {
+                        bareRunFailed = true
+                    }
                 }
             }
             // A bare NAME run stands for the only job there is.

@@ -61,7 +61,8 @@ import Testing
                 "commit_sha", "workflow_path", "workflow_job_id", "runs_on", "script_path", "event",
                 "pull_request_number", "approved_by", "submitted_at",
             ])
-        for key in ["workflow_path", "workflow_job_id", "runs_on", "script_path", "pull_request_number", "approved_by"] {
+        for key in ["workflow_path", "workflow_job_id", "runs_on", "script_path", "pull_request_number", "approved_by"]
+        {
             #expect(object[key] is NSNull, "\(key) must be null")
         }
         #expect(object["submitted_at"] as? String == "2026-11-29T12:00:00Z")

@@ -59,7 +59,9 @@ import Testing
         let trigger = try trigger(try TestPaths.payload("pull_request.opened.json"))
         #expect(trigger.pullRequest?.fromBaseRepository == true)
         #expect(trigger.pullRequest?.authorAssociation == "OWNER")
-        #expect(TrustPolicy().decide(trigger.pullRequest!) == .trusted(because: "the head branch is in the base repository"))
+        #expect(
+            TrustPolicy().decide(trigger.pullRequest!) == .trusted(because: "the head branch is in the base repository")
+        )
     }
 
     @Test(arguments: ["a b", "../x", "", String(repeating: "a", count: 40)])
@@ -120,9 +122,12 @@ import Testing
 
     @Test func commandsAreWholeLines() {
         #expect(
-            ChatOpsCommand.commands(in: "  /retest  \r\n/test lint\n/test all\n/test\n/test a b\n/test ../x\n/ok-to-test now")
+            ChatOpsCommand.commands(
+                in: "  /retest  \r\n/test lint\n/test all\n/test\n/test a b\n/test ../x\n/ok-to-test now")
                 == [.retest, .test(job: "lint"), .testAll])
-        #expect(ChatOpsCommand.selection([.retest, .test(job: "lint"), .test(job: "lint")]) == .commands(jobs: ["lint"], failed: true))
+        #expect(
+            ChatOpsCommand.selection([.retest, .test(job: "lint"), .test(job: "lint")])
+                == .commands(jobs: ["lint"], failed: true))
         #expect(ChatOpsCommand.selection([.test(job: "lint"), .testAll]) == .all)
         #expect(ChatOpsCommand.selection([.okToTest]) == .all)
     }
