@@ -39,7 +39,7 @@ let package = Package(
         // AMQP and GitHub for their settings (the daemon's configuration is composed of them) and check-config.
         // Workflow for its limits, part of the daemon's configuration.
         layer("Webhook", ["Base", "Crypto", "HTTP", "AMQP", "GitHub", "Delivery", "Events", "Workflow", "Jobs"]),
-        layer("Background", ["Base", "AMQP", "Delivery", "Jobs"]),
+        layer("Background", ["Base", "AMQP", "Delivery", "GitHub", "Events", "Jobs"]),
         layer("Results", ["Base", "Crypto", "HTTP", "AMQP", "GitHub", "Events"]),
 
         .executableTarget(

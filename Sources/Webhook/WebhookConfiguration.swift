@@ -44,6 +44,18 @@ public struct WebhookConfiguration: Sendable {
     public var trust = TrustPolicy()
     /// `BUILD_DRAFTS=1`: draft pull requests build too.
     public var buildDrafts = false
+    /// Check Run writes per installation per minute for the whole host (`GITHUB_WRITES_PER_MINUTE`) [60].
+    public var githubWritesPerMinute = 60
+    /// A run still queued or in progress this long after it was created is completed `timed_out` (`JOB_TIMEOUT`)
+    /// [6h].
+    public var jobTimeout = 6 * 3600
+    /// How often one process of the host looks for such runs (`RECONCILE_INTERVAL`) [10m].
+    public var reconcileInterval = 600
+    /// How long a deferred workflow read is retried before the delivery gives up (`EXPANSION_GIVE_UP`) [24h].
+    public var expansionGiveUp = 24 * 3600
+    /// How often one process of the host asks GitHub for deliveries it never answered (`GAP_REPAIR_INTERVAL`)
+    /// [10m]; 0: never.
+    public var gapRepairInterval = 600
     /// Durable outbox and delivery records (`SPOOL_DIR`) [/var/spool/solstice].
     public var spoolDir = "/var/spool/solstice"
     /// The App, API root, check name and log links; without an App no workflow expansion and no Check Runs.
@@ -139,6 +151,13 @@ public struct WebhookConfiguration: Sendable {
         case "1": config.buildDrafts = true
         default: throw ConfigurationError(variable: "BUILD_DRAFTS", message: "expected 0 or 1")
         }
+        if let n = try env.integer("GITHUB_WRITES_PER_MINUTE", in: 1...10_000, "expected a whole number from 1") {
+            config.githubWritesPerMinute = n
+        }
+        config.jobTimeout = try duration(env, "JOB_TIMEOUT", 10...30 * 86_400) ?? config.jobTimeout
+        config.reconcileInterval = try duration(env, "RECONCILE_INTERVAL", 1...86_400) ?? config.reconcileInterval
+        config.expansionGiveUp = try duration(env, "EXPANSION_GIVE_UP", 10...30 * 86_400) ?? config.expansionGiveUp
+        config.gapRepairInterval = try duration(env, "GAP_REPAIR_INTERVAL", 0...86_400) ?? config.gapRepairInterval
         config.workflowLimits = try WorkflowLimits.load(env)
         if let dir = env.value("SPOOL_DIR") { config.spoolDir = dir }
         config.github = try GitHubSettings.load(env)
@@ -150,6 +169,21 @@ public struct WebhookConfiguration: Sendable {
                 message: "refused with App credentials set: an unsigned request could make the App act on GitHub")
         }
         return config
+    }
+
+    /// A duration variable (`90s`, `10m`, `6h`, `3d`, or seconds) within `range` seconds, or nil when unset.
+    private static func duration(_ env: Environment, _ name: String, _ range: ClosedRange<Int>)
+        throws(ConfigurationError)
+        -> Int?
+    {
+        guard let text = env.value(name) else { return nil }
+        guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
+            throw ConfigurationError(
+                variable: name,
+                message:
+                    "expected a duration (90s, 10m, 6h, 3d) from \(range.lowerBound) to \(range.upperBound) seconds")
+        }
+        return seconds
     }
 
     /// The webhook secrets (SPEC §2). A secret variable that is set but blank stops the start, naming it: it never
