@@ -97,7 +97,12 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("RUNS_ON_MAP", nil, "owner/repo=label,...: a label per repository"),
             ConfigVariable("SPOOL_DIR", "/var/spool/solstice", "durable outbox and delivery records"),
         ] + TrustPolicy.variables + [
-            ConfigVariable("BUILD_DRAFTS", "0", "1: draft pull requests build too")
+            ConfigVariable("BUILD_DRAFTS", "0", "1: draft pull requests build too"),
+            ConfigVariable("GITHUB_WRITES_PER_MINUTE", "60", "Check Run writes per installation per minute, host-wide"),
+            ConfigVariable("JOB_TIMEOUT", "6h", "a run without result this long after creation is completed timed_out"),
+            ConfigVariable("RECONCILE_INTERVAL", "10m", "how often one process of the host looks for such runs"),
+            ConfigVariable("EXPANSION_GIVE_UP", "24h", "how long a deferred workflow read is retried"),
+            ConfigVariable("GAP_REPAIR_INTERVAL", "10m", "how often lost deliveries are asked for again; 0: never"),
         ] + WorkflowLimits.variables + AMQPSettings.variables + GitHubSettings.variables + HTTPSettings.variables
         + LogSettings.variables
 
