@@ -33,13 +33,27 @@ extension CheckRuns {
     ]
 
     /// Makes `writes` on `target`, reading the commit's runs once, so that each run whose external id is already
-    /// there is left alone (SPEC §7) and a repeated write does nothing. Returns the number of runs created.
+    /// there is left alone (SPEC §7) and a repeated write does nothing. Returns the runs created.
     @discardableResult
     public func write(_ writes: [CheckRunWrite], target: CheckRunTarget, now: Int, deadline: Double)
-        throws(GitHubError) -> Int
+        throws(GitHubError) -> [CreatedRun]
     {
         var existing = try runIDsByExternalID(target, deadline: deadline)
-        var created = 0
+        var created: [CreatedRun] = []
+        /// Creates the run `body` describes and remembers it.
+        func make(_ body: [String: JSONField]) throws(GitHubError) {
+            let response = try self.create(body, target, deadline: deadline)
+            struct Run: Decodable {
+                var id: Int
+                var name: String
+                var status: String
+                var external_id: String?
+            }
+            let run = try GitHubClient.decode(Run.self, response)
+            existing[run.external_id ?? ""] = run.id
+            created.append(
+                CreatedRun(id: run.id, externalID: run.external_id ?? "", name: run.name, status: run.status))
+        }
         let completedAt = JSONField.string(RFC3339.format(secondsSince1970: now))
         for write in writes {
             switch write {
@@ -51,46 +65,34 @@ extension CheckRuns {
                         "status": .string("queued"),
                     ]
                     if let url = detailsURL(requestID: run.externalID) { body["details_url"] = .string(url) }
-                    try create(body, target, deadline: deadline)
-                    existing[run.externalID] = 0
-                    created += 1
+                    try make(body)
                 }
             case .workflowError(let failure, let externalID):
                 guard existing[externalID] == nil else { continue }
-                try create(
-                    workflowErrorBody(failure, externalID: externalID, target: target, now: now), target,
-                    deadline: deadline)
-                existing[externalID] = 0
-                created += 1
+                try make(workflowErrorBody(failure, externalID: externalID, target: target, now: now))
             case .skipped(let externalID, let marker):
                 guard existing[externalID] == nil else { continue }
-                try create(
-                    [
-                        "name": .string(checkName), "head_sha": .string(target.sha),
-                        "external_id": .string(externalID), "status": "completed", "conclusion": "neutral",
-                        "completed_at": completedAt,
-                        "output": .object([
-                            ("title", "Skipped"),
-                            ("summary", .string("Not built: the commit asks for no build with `\(marker)`.")),
-                        ]),
-                    ], target, deadline: deadline)
-                existing[externalID] = 0
-                created += 1
+                try make([
+                    "name": .string(checkName), "head_sha": .string(target.sha),
+                    "external_id": .string(externalID), "status": "completed", "conclusion": "neutral",
+                    "completed_at": completedAt,
+                    "output": .object([
+                        ("title", "Skipped"),
+                        ("summary", .string("Not built: the commit asks for no build with `\(marker)`.")),
+                    ]),
+                ])
             case .approvalRequired(let externalID, let author, let url):
                 guard existing[externalID] == nil else { continue }
-                try create(
-                    [
-                        "name": .string(checkName), "head_sha": .string(target.sha),
-                        "external_id": .string(externalID), "status": "completed", "conclusion": "action_required",
-                        "completed_at": completedAt, "details_url": .string(url),
-                        "output": .object([
-                            ("title", "Approval required"),
-                            ("summary", .string(Self.approvalSummary(author: author, sha: target.sha))),
-                        ]),
-                        "actions": .array([.object(Self.approveAction)]),
-                    ], target, deadline: deadline)
-                existing[externalID] = 0
-                created += 1
+                try make([
+                    "name": .string(checkName), "head_sha": .string(target.sha),
+                    "external_id": .string(externalID), "status": "completed", "conclusion": "action_required",
+                    "completed_at": completedAt, "details_url": .string(url),
+                    "output": .object([
+                        ("title", "Approval required"),
+                        ("summary", .string(Self.approvalSummary(author: author, sha: target.sha))),
+                    ]),
+                    "actions": .array([.object(Self.approveAction)]),
+                ])
             case .approved(let externalID, let login):
                 // The run may be another host's or not written yet; without one there is nothing to mark.
                 guard let runID = existing[externalID], runID != 0 else { continue }

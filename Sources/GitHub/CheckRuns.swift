@@ -3,7 +3,7 @@ import FoundationEssentials
 import HTTP
 
 /// The commit Check Runs are written on: the base repository's, where the App is installed (also for forks).
-public struct CheckRunTarget: Sendable, Equatable {
+public struct CheckRunTarget: Sendable, Equatable, Codable {
     /// Repository owner.
     public var owner: String
     /// Repository name.
@@ -66,7 +66,8 @@ public struct WorkflowFailure: Sendable, Equatable, Codable {
 /// `external_id` = request id (reusing a run that already has that external id on the commit), the failed
 /// `NAME / workflow` run, and the completion of a job's run with its result.
 public final class CheckRuns: Sendable {
-    let client: GitHubClient
+    /// The REST client the runs are written through.
+    public let client: GitHubClient
     let checkName: String
     private let logsBaseURL: String?
 
@@ -160,6 +161,18 @@ public final class CheckRuns: Sendable {
             "POST", target.runsPath, body: JSONField.object(body).bytes, deadline: deadline)
         try GitHubClient.expect(201, response, "POST \(target.runsPath)")
         return response
+    }
+
+    /// A run `write` created.
+    public struct CreatedRun: Sendable, Equatable {
+        /// GitHub's id of the run.
+        public var id: Int
+        /// Its `external_id`.
+        public var externalID: String
+        /// Its name.
+        public var name: String
+        /// Its status as created (`queued`, or `completed` for the workflow, skip and approval runs).
+        public var status: String
     }
 
     /// One of this App's runs on a commit, as the list of runs shows it.

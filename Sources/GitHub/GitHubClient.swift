@@ -26,6 +26,8 @@ public struct GitHubError: Error, CustomStringConvertible, Sendable {
     public var status: Int?
     /// What failed, with GitHub's `message` when it sent one. Never holds a token.
     public var message: String
+    /// For a rate limit: the seconds GitHub asked us to wait (`retry-after`, or until `x-ratelimit-reset`).
+    public var retryAfter: Double?
 
     public var description: String { message }
 
@@ -317,9 +319,11 @@ public final class GitHubClient: Sendable {
                     MonotonicClock.sleep(wait)
                     continue
                 }
-                throw GitHubError(
+                var error = GitHubError(
                     .rateLimited, status: response.status,
                     message: "\(method) \(Self.redact(url)): rate limited for \(Int(wait)) s")
+                error.retryAfter = wait
+                throw error
             }
             if response.status >= 500 && idempotent && attempt < 3 && backoff(attempt, deadline) { continue }
             return response

@@ -1,3 +1,5 @@
+import Jobs
+
 /// A webhook request as any transport (FastCGI, CGI, a fuzzer) sees it, before the body is read.
 public struct WebhookRequest: Sendable {
     /// `REQUEST_METHOD`.

@@ -3,6 +3,7 @@ import Delivery
 import Events
 import FoundationEssentials
 import GitHub
+import Jobs
 
 /// What the responder asks of GitHub through the App (SPEC §10): permissions, pull requests, commit messages,
 /// the commit's runs, and the Check Run writes after each answer.

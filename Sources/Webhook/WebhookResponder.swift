@@ -99,7 +99,7 @@ public final class WebhookResponder: Sendable {
 
     /// The work promised by `response` that waits for the answer to be out: its Check Runs.
     public func afterAnswer(_ response: WebhookResponse) {
-        if let pending = response.checkRuns { app?.writer.write(pending) }
+        if let pending = response.checkRuns { _ = app?.writer.write(pending) }
     }
 
     // MARK: - The pipeline
@@ -258,7 +258,7 @@ public final class WebhookResponder: Sendable {
     /// The Check Run writes `writes` on the trigger's commit, for the delivery `ids`.
     func pending(_ trigger: BuildTrigger, _ ids: DeliveryIDs, _ writes: [CheckRunWrite], now: Int) -> PendingCheckRuns {
         PendingCheckRuns(
-            deliveryID: ids.delivery,
+            deliveryID: ids.delivery, installationID: trigger.installationID,
             target: CheckRunTarget(owner: trigger.owner, repo: trigger.name, sha: trigger.commitSHA), writes: writes,
             acceptedAt: now)
     }

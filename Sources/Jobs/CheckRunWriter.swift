@@ -1,0 +1,83 @@
+import Base
+import GitHub
+
+/// The Check Run writes a delivery's answer promises (queued runs, the failed `NAME / workflow` run, the skip and
+/// approval runs), on one commit. A value the responder hands back with its answer; `CheckRunWriter` makes the
+/// writes, so GitHub never delays or fails a webhook.
+public struct PendingCheckRuns: Sendable, Equatable, Codable {
+    /// The delivery, for the log line.
+    public var deliveryID: String
+    /// The installation whose token writes them (pacing is per installation); nil: looked up by repository.
+    public var installationID: Int?
+    /// Where the runs go.
+    public var target: CheckRunTarget
+    /// The writes, in order.
+    public var writes: [CheckRunWrite]
+    /// When the delivery was accepted (seconds since 1970).
+    public var acceptedAt: Int
+
+    /// The writes `writes` on `target` for delivery `deliveryID`.
+    public init(
+        deliveryID: String, installationID: Int?, target: CheckRunTarget, writes: [CheckRunWrite], acceptedAt: Int
+    ) {
+        self.deliveryID = deliveryID
+        self.installationID = installationID
+        self.target = target
+        self.writes = writes
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// How one attempt at `PendingCheckRuns` ended.
+public enum CheckRunWriteOutcome: Sendable, Equatable {
+    /// GitHub took every write; the runs created, with their ids.
+    case written([CheckRuns.CreatedRun])
+    /// A rate limit, 5xx or network failure: try again, not before `after` seconds.
+    case retry(after: Double, reason: String)
+    /// GitHub refused for good (a 4xx that is not a rate limit): logged, never tried again.
+    case dropped(reason: String)
+}
+
+/// Makes the writes of `PendingCheckRuns` through `CheckRuns`, classifying the failure.
+public final class CheckRunWriter: Sendable {
+    /// The Checks API, also read by the responder (re-runs, approvals).
+    public let checkRuns: CheckRuns
+    private let logger: Logger
+
+    /// A writer through `checkRuns`.
+    public init(checkRuns: CheckRuns, logger: Logger) {
+        self.checkRuns = checkRuns
+        self.logger = logger
+    }
+
+    /// One attempt at `pending`, giving GitHub at most `budget` seconds. Writes already made are found again by
+    /// external id on the next attempt, so a retry never duplicates a run.
+    public func write(_ pending: PendingCheckRuns, budget: Double = 20) -> CheckRunWriteOutcome {
+        let started = MonotonicClock.now()
+        if let installation = pending.installationID {
+            checkRuns.client.learnInstallation(installation, owner: pending.target.owner, repo: pending.target.repo)
+        }
+        do throws(GitHubError) {
+            let created = try checkRuns.write(
+                pending.writes, target: pending.target, now: pending.acceptedAt, deadline: started + budget)
+            logger.log(
+                .info, "check runs",
+                [
+                    "delivery": .string(pending.deliveryID), "created": .int(created.count),
+                    "github_ms": .double((MonotonicClock.now() - started) * 1000),
+                ])
+            return .written(created)
+        } catch {
+            let transient = error.isTransient
+            logger.log(
+                transient ? .warning : .error,
+                transient ? "check runs not written yet: will retry" : "check runs refused by GitHub: dropped",
+                [
+                    "delivery": .string(pending.deliveryID), "sha": .string(pending.target.sha),
+                    "error": .string(error.message),
+                ])
+            guard transient else { return .dropped(reason: error.message) }
+            return .retry(after: error.retryAfter ?? 0, reason: error.message)
+        }
+    }
+}
