@@ -34,4 +34,7 @@ public enum WallClock {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
     }
+
+    /// Seconds since 1970 with their fraction, for schedules shared between processes.
+    @Sendable public static func seconds() -> Double { Double(nanoseconds()) / 1_000_000_000 }
 }

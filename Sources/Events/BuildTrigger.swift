@@ -1,5 +1,5 @@
 /// The commit a webhook asks us to build, before workflow expansion.
-public struct BuildTrigger: Sendable, Equatable {
+public struct BuildTrigger: Sendable, Equatable, Codable {
     /// The `X-GitHub-Event` that caused the build (`JobRequest.event`).
     public var event: String
     /// Clone URL of the repository holding the commit (the fork's for a fork PR).
@@ -50,7 +50,7 @@ public struct BuildTrigger: Sendable, Equatable {
 }
 
 /// Which jobs of the workflow a trigger queues.
-public enum JobSelection: Sendable, Equatable {
+public enum JobSelection: Sendable, Equatable, Codable {
     /// Every job (a push, a pull request, "Re-run all checks", `/ok-to-test`, `/test all`).
     case all
     /// The job a re-requested check run of this name stands for.
@@ -60,7 +60,7 @@ public enum JobSelection: Sendable, Equatable {
 }
 
 /// The parts of a `pull_request` payload the trust policy and the skip markers read (SPEC §4, §10).
-public struct PullRequestFacts: Sendable, Equatable {
+public struct PullRequestFacts: Sendable, Equatable, Codable {
     /// The pull request's number.
     public var number: Int
     /// Its title (searched for skip markers).

@@ -8,6 +8,8 @@ public struct DeliveryIDs: Sendable, Equatable {
     public let deliveryKey: String
     /// `X-GitHub-Delivery` as sent.
     public let delivery: String
+    /// `X-GitHub-Hook-Installation-Target-ID`, when sent.
+    public let installationTarget: String?
 
     /// The namespace of every Solstice UUIDv5; changing it changes every id, so it never changes.
     public static let namespace: [UInt8] = [
@@ -17,6 +19,7 @@ public struct DeliveryIDs: Sendable, Equatable {
     /// The ids of one delivery.
     public init(delivery: String, installationTarget: String?) {
         self.delivery = delivery
+        self.installationTarget = installationTarget
         if let target = installationTarget, !target.isEmpty {
             deliveryKey = delivery + ":" + target
         } else {

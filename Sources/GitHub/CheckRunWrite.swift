@@ -13,6 +13,9 @@ public enum CheckRunWrite: Sendable, Equatable, Codable {
     case approvalRequired(externalID: String, author: String, pullRequestURL: String)
     /// The approval run, marked approved by `by` (its button gone).
     case approved(externalID: String, by: String)
+    /// The failed `NAME / workflow` run of a delivery whose workflow GitHub could not give since `since` (seconds
+    /// since 1970) until `EXPANSION_GIVE_UP`: nothing was built.
+    case unreadableWorkflow(externalID: String, since: Int, reason: String)
 }
 
 extension CheckRuns {
@@ -33,15 +36,17 @@ extension CheckRuns {
     ]
 
     /// Makes `writes` on `target`, reading the commit's runs once, so that each run whose external id is already
-    /// there is left alone (SPEC §7) and a repeated write does nothing. Returns the runs created.
-    @discardableResult
-    public func write(_ writes: [CheckRunWrite], target: CheckRunTarget, now: Int, deadline: Double)
-        throws(GitHubError) -> [CreatedRun]
-    {
+    /// there is left alone (SPEC §7) and a repeated write does nothing. `pace` is asked before each write
+    /// (POST or PATCH: what GitHub's secondary limit counts) and may throw to stop here; the next call finds the
+    /// runs made so far. Appends the runs it creates to `created`, also when it throws part-way.
+    public func write(
+        _ writes: [CheckRunWrite], target: CheckRunTarget, now: Int, deadline: Double,
+        created: inout [CreatedRun], pace: () throws(GitHubError) -> Void = {}
+    ) throws(GitHubError) {
         var existing = try runIDsByExternalID(target, deadline: deadline)
-        var created: [CreatedRun] = []
         /// Creates the run `body` describes and remembers it.
         func make(_ body: [String: JSONField]) throws(GitHubError) {
+            try pace()
             let response = try self.create(body, target, deadline: deadline)
             struct Run: Decodable {
                 var id: Int
@@ -105,11 +110,25 @@ extension CheckRuns {
                         ("summary", .string("\(login) approved running the jobs of commit `\(target.sha)`.")),
                     ]),
                 ]
+                try pace()
                 let response = try client.request("PATCH", path, body: JSONField.object(body).bytes, deadline: deadline)
                 try GitHubClient.expect(200, response, "PATCH \(path)")
+            case .unreadableWorkflow(let externalID, let since, let reason):
+                guard existing[externalID] == nil else { continue }
+                let summary = """
+                    GitHub could not give `.solstice/workflow.kdl` at this commit from \
+                    \(RFC3339.format(secondsSince1970: since)) until \(RFC3339.format(secondsSince1970: now)) \
+                    (the last answer: \(reason)), so nothing was built: the commit's jobs are unknown, and building a \
+                    different set would be a different build. "Re-run all checks" tries again.
+                    """
+                try make([
+                    "name": .string("\(checkName) / workflow"), "head_sha": .string(target.sha),
+                    "external_id": .string(externalID), "status": "completed", "conclusion": "failure",
+                    "completed_at": completedAt,
+                    "output": .object([("title", "Workflow could not be read"), ("summary", .string(summary))]),
+                ])
             }
         }
-        return created
     }
 
     static func approvalSummary(author: String, sha: String) -> String {

@@ -34,6 +34,8 @@ public enum CheckRunWriteOutcome: Sendable, Equatable {
     case written([CheckRuns.CreatedRun])
     /// A rate limit, 5xx or network failure: try again, not before `after` seconds.
     case retry(after: Double, reason: String)
+    /// Our own pacing (`GITHUB_WRITES_PER_MINUTE`) stopped it before GitHub would have: go on in `after` seconds.
+    case paced(after: Double)
     /// GitHub refused for good (a 4xx that is not a rate limit): logged, never tried again.
     case dropped(reason: String)
 }
@@ -50,16 +52,38 @@ public final class CheckRunWriter: Sendable {
         self.logger = logger
     }
 
-    /// One attempt at `pending`, giving GitHub at most `budget` seconds. Writes already made are found again by
+    /// What happens to every run created: nothing yet (the reconciler's index hooks in here).
+    private func recordCreated(_ pending: PendingCheckRuns, _ created: [CheckRuns.CreatedRun]) {}
+
+    private static let pacedMessage = "paced by GITHUB_WRITES_PER_MINUTE"
+
+    private static func paced(_ wait: Double) -> GitHubError {
+        var error = GitHubError(.rateLimited, message: pacedMessage)
+        error.retryAfter = wait
+        return error
+    }
+
+    /// One attempt at `pending`, giving GitHub at most `budget` seconds. `pace` is asked before each write and
+    /// answers 0 to go on, or the seconds to wait (the attempt stops there). Writes already made are found again by
     /// external id on the next attempt, so a retry never duplicates a run.
-    public func write(_ pending: PendingCheckRuns, budget: Double = 20) -> CheckRunWriteOutcome {
+    public func write(_ pending: PendingCheckRuns, budget: Double = 20, pace: () -> Double = { 0 })
+        -> CheckRunWriteOutcome
+    {
         let started = MonotonicClock.now()
         if let installation = pending.installationID {
             checkRuns.client.learnInstallation(installation, owner: pending.target.owner, repo: pending.target.repo)
         }
+        var created: [CheckRuns.CreatedRun] = []
+        // Runs made before a failure part-way are runs all the same.
+        defer { if !created.isEmpty { recordCreated(pending, created) } }
         do throws(GitHubError) {
-            let created = try checkRuns.write(
-                pending.writes, target: pending.target, now: pending.acceptedAt, deadline: started + budget)
+            try checkRuns.write(
+                pending.writes, target: pending.target, now: pending.acceptedAt, deadline: started + budget,
+                created: &created
+            ) { () throws(GitHubError) in
+                let wait = pace()
+                guard wait <= 0 else { throw Self.paced(wait) }
+            }
             logger.log(
                 .info, "check runs",
                 [
@@ -68,6 +92,7 @@ public final class CheckRunWriter: Sendable {
                 ])
             return .written(created)
         } catch {
+            if error.status == nil && error.message == Self.pacedMessage { return .paced(after: error.retryAfter ?? 1) }
             let transient = error.isTransient
             logger.log(
                 transient ? .warning : .error,

@@ -11,12 +11,18 @@ public struct Expansion: Sendable {
     public var jobs: [PlannedJob]
     /// Why the workflow file was rejected, if it was.
     public var workflowError: WorkflowError?
+    /// Why GitHub could not give the workflow (network, 5xx, rate limit, token trouble): no jobs, the delivery is
+    /// deferred (SPEC §5, §7). Never guessed around.
+    public var readFailure: GitHubError?
 
     /// An expansion.
-    public init(appInstalled: Bool, jobs: [PlannedJob], workflowError: WorkflowError? = nil) {
+    public init(
+        appInstalled: Bool, jobs: [PlannedJob], workflowError: WorkflowError? = nil, readFailure: GitHubError? = nil
+    ) {
         self.appInstalled = appInstalled
         self.jobs = jobs
         self.workflowError = workflowError
+        self.readFailure = readFailure
     }
 }
 
@@ -40,9 +46,9 @@ public struct SingleJobExpander: JobExpanding {
 /// Reads `.solstice/workflow.kdl` at the exact commit through the App and expands it into jobs.
 ///
 /// A missing file (404) gives one job without workflow fields; a file that does not parse gives that same job
-/// plus the error, for a failed `NAME / workflow` Check Run. When GitHub cannot be asked (down, rate limited
-/// past the deadline, no installation), the commit still builds as one job: a webhook GitHub will not resend
-/// must not be lost to a GitHub outage; the failure is logged.
+/// plus the error, for a failed `NAME / workflow` Check Run. When GitHub cannot give the file (down, rate limited
+/// past the deadline, token trouble), the expansion says so and has no jobs: the responder defers the delivery
+/// and asks again later, because building one default job instead would be a different build (SPEC §5, §7).
 public final class WorkflowExpander: JobExpanding {
     /// Where the workflow lives in a repository.
     public static let path = ".solstice/workflow.kdl"
@@ -88,9 +94,9 @@ public final class WorkflowExpander: JobExpanding {
             }
         } catch {
             logger.log(
-                .error, "workflow expansion failed: building without workflow",
+                .warning, "workflow not read: delivery deferred",
                 ["repo": .string(trigger.fullName), "sha": .string(trigger.commitSHA), "error": .string(error.message)])
-            return Expansion(appInstalled: installed, jobs: [.withoutWorkflow])
+            return Expansion(appInstalled: installed, jobs: [], readFailure: error)
         }
     }
 }

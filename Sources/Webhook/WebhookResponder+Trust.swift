@@ -114,15 +114,13 @@ extension WebhookResponder {
     }
 
     /// Whether `login` may push to the repository, asked through the permission API (cached). A failure to ask
-    /// answers 503, so GitHub's redelivery asks again: it never decides either way by default.
+    /// defers the delivery (a comment or click: 503): it never decides either way by default.
     func mayPush(_ login: String, owner: String, repo: String, app: AppAccess, deadline: Double) throws(Verdict)
         -> Bool
     {
         do { return try app.repositories.canWrite(login, owner: owner, repo: repo, deadline: deadline) } catch {
-            throw .rejected(
-                Rejection(
-                    status: 503,
-                    message: "cannot ask GitHub whether \(login) may push: \(error.message); redeliver later"))
+            throw .deferred(
+                reason: "cannot ask GitHub whether \(login) may push: \(error.message)", retryAfter: error.retryAfter)
         }
     }
 

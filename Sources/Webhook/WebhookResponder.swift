@@ -17,6 +17,9 @@ enum Verdict: Error {
     case duplicate(recorded: [UInt8])
     /// Jobs published or spooled: 202, with the Check Runs to write after the answer.
     case accepted(WebhookResponse, jobs: Int)
+    /// GitHub could not say what to build (the workflow, whether the author may push): the delivery is written to
+    /// the deferred expansions and answered 202 `"deferred": true` (SPEC §7).
+    case deferred(reason: String, retryAfter: Double?)
 }
 
 /// Answers one webhook request (SPEC §3) and logs one line for it. `respond` is the request as data: one named call
@@ -35,6 +38,11 @@ public final class WebhookResponder: Sendable {
     private let expander: any JobExpanding
     private let dispatcher: JobDispatcher
     let deliveries: (records: DeliveryRecords, stripes: LockStripes)?
+    /// The Checks outbox: Check Run writes go there before the answer, and a background thread sends them.
+    let checksOutbox: SpoolQueue?
+    /// Deliveries whose workflow (or author's permission) GitHub could not give yet.
+    let deferredExpansions: SpoolQueue?
+    let expansionGiveUp: Int
     /// What the App lets us ask and write on GitHub; nil without App credentials.
     let app: AppAccess?
     let trust: TrustPolicy
@@ -45,12 +53,14 @@ public final class WebhookResponder: Sendable {
 
     /// A responder for `configuration`. `expander` reads workflows (one job per commit without it), `dispatcher`
     /// publishes and spools, `spool` (nil: no duplicate detection) holds the delivery records, `app` asks GitHub
-    /// what the trust policy and ChatOps need and writes the Check Runs after each answer; `clock` gives seconds
-    /// since 1970.
+    /// what the trust policy and ChatOps need, `checksOutbox` takes the Check Run writes before each answer
+    /// (nil: they are written after the answer, by `afterAnswer`), `deferred` the deliveries GitHub could not
+    /// expand yet (nil: those are answered 503); `clock` gives seconds since 1970.
     public init(
         configuration: WebhookConfiguration, dispatcher: JobDispatcher,
         expander: any JobExpanding = SingleJobExpander(), app: AppAccess? = nil,
-        spool: SpoolDirectory? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = WallClock.now
+        spool: SpoolDirectory? = nil, checksOutbox: SpoolQueue? = nil, deferred: SpoolQueue? = nil, logger: Logger,
+        clock: @escaping @Sendable () -> Int = WallClock.now
     ) {
         gate = WebhookGate(configuration: configuration)
         routing = Routing(repoAllowlist: configuration.repoAllowlist, branchAllowlist: configuration.branchAllowlist)
@@ -58,6 +68,9 @@ public final class WebhookResponder: Sendable {
         self.expander = expander
         self.dispatcher = dispatcher
         deliveries = spool.map { (DeliveryRecords(spool: $0), LockStripes(spool: $0)) }
+        self.checksOutbox = checksOutbox
+        deferredExpansions = deferred
+        expansionGiveUp = configuration.expansionGiveUp
         self.app = app
         trust = configuration.trust
         buildDrafts = configuration.buildDrafts
@@ -97,7 +110,8 @@ public final class WebhookResponder: Sendable {
         return response
     }
 
-    /// The work promised by `response` that waits for the answer to be out: its Check Runs.
+    /// The work promised by `response` that waits for the answer to be out: its Check Runs, when there is no
+    /// Checks outbox to send them (a responder without `SPOOL_DIR`, in tests).
     public func afterAnswer(_ response: WebhookResponse) {
         if let pending = response.checkRuns { _ = app?.writer.write(pending) }
     }
@@ -119,22 +133,42 @@ public final class WebhookResponder: Sendable {
             let trigger = try route(trigger)
             let ids = try deliveryIDs(delivery)
             return try once(ids, lockKey: ids.groupID) { () throws(Verdict) -> Verdict in
-                var trigger = trigger
-                let extra = try screen(&trigger, ids: ids, deadline: deadline)
-                return try accept(
-                    trigger, delivery, ids, extraWrites: extra, deadline: deadline,
-                    askedGitHub: { asked = MonotonicClock.now() - githubStarted })
+                do throws(Verdict) {
+                    return try build(trigger, ids, deadline: deadline) { asked = MonotonicClock.now() - githubStarted }
+                } catch {
+                    guard case .deferred(let reason, let retryAfter) = error else { throw error }
+                    return try deferExpansion(trigger, ids, reason: reason, retryAfter: retryAfter)
+                }
             }
         case .comment(let comment):
-            let resolved = try resolve(comment, deadline: deadline)
+            let resolved = try answerableNow { () throws(Verdict) in try resolve(comment, deadline: deadline) }
             return try acceptApproval(resolved, delivery, deadline: deadline) {
                 asked = MonotonicClock.now() - githubStarted
             }
         case .approvalClick(let click):
-            let resolved = try resolve(click, deadline: deadline)
+            let resolved = try answerableNow { () throws(Verdict) in try resolve(click, deadline: deadline) }
             return try acceptApproval(resolved, delivery, deadline: deadline) {
                 asked = MonotonicClock.now() - githubStarted
             }
+        }
+    }
+
+    /// Screen, expand, select, plan, dispatch: what a build trigger becomes, now or when a deferred expansion is
+    /// tried again.
+    func build(_ trigger: BuildTrigger, _ ids: DeliveryIDs, deadline: Double, askedGitHub: () -> Void = {})
+        throws(Verdict) -> Verdict
+    {
+        var trigger = trigger
+        let extra = try screen(&trigger, ids: ids, deadline: deadline)
+        return try accept(trigger, ids, extraWrites: extra, deadline: deadline, askedGitHub: askedGitHub)
+    }
+
+    /// Comments and clicks are not deferred (their answers depend on the moment): what GitHub cannot answer now
+    /// is a 503, which GitHub's redelivery or gap repair brings back.
+    private func answerableNow<T>(_ body: () throws(Verdict) -> T) throws(Verdict) -> T {
+        do { return try body() } catch {
+            guard case .deferred(let reason, _) = error else { throw error }
+            throw .rejected(Rejection(status: 503, message: "\(reason); redeliver later"))
         }
     }
 
@@ -147,8 +181,7 @@ public final class WebhookResponder: Sendable {
         let ids = try deliveryIDs(delivery)
         return try once(ids, lockKey: resolved.approvalKey ?? ids.groupID, alsoRecordAs: resolved.approvalKey) {
             () throws(Verdict) -> Verdict in
-            try accept(
-                trigger, delivery, ids, extraWrites: resolved.writes, deadline: deadline, askedGitHub: askedGitHub)
+            try accept(trigger, ids, extraWrites: resolved.writes, deadline: deadline, askedGitHub: askedGitHub)
         }
     }
 
@@ -165,8 +198,9 @@ public final class WebhookResponder: Sendable {
                 if let recorded = records.answer(groupID: key) { return .duplicate(recorded: recorded) }
             }
             // A stage may end the request with an answer to record (a pull request waiting for approval).
-            let verdict: Verdict
+            var verdict: Verdict
             do throws(Verdict) { verdict = try body() } catch { verdict = error }
+            verdict = persistCheckRuns(verdict)
             if case .accepted(let response, _) = verdict {
                 record(response, key: ids.groupID, delivery: ids.delivery, records: records)
                 if let extraKey { record(response, key: extraKey, delivery: ids.delivery, records: records) }
@@ -215,10 +249,14 @@ public final class WebhookResponder: Sendable {
     /// Expand, select, plan, dispatch: the answer of SPEC §3's last rows. `extraWrites` (an approval run marked
     /// approved) are written with the queued runs.
     private func accept(
-        _ trigger: BuildTrigger, _ delivery: ValidatedDelivery, _ ids: DeliveryIDs, extraWrites: [CheckRunWrite],
-        deadline: Double, askedGitHub: () -> Void
+        _ trigger: BuildTrigger, _ ids: DeliveryIDs, extraWrites: [CheckRunWrite], deadline: Double,
+        askedGitHub: () -> Void
     ) throws(Verdict) -> Verdict {
         let expansion = expander.expand(trigger, deadline: deadline)
+        if let failure = expansion.readFailure {
+            throw .deferred(
+                reason: "the workflow could not be read: \(failure.message)", retryAfter: failure.retryAfter)
+        }
         let jobs = try select(expansion.jobs, for: trigger, deadline: deadline)
         askedGitHub()
         let now = clock()
@@ -226,14 +264,14 @@ public final class WebhookResponder: Sendable {
         let deliveryID = ids.delivery
         let spooled: Bool
         switch dispatcher.dispatch(
-            requests, groupID: ids.groupID, deliveryID: deliveryID, event: delivery.event, now: now)
+            requests, groupID: ids.groupID, deliveryID: deliveryID, event: trigger.event, now: now)
         {
         case .published: spooled = false
         case .spooled: spooled = true
         case .failed(let reason): throw .rejected(Rejection(status: 503, message: reason))
         }
         var fields: [(String, JSONField)] = [
-            ("delivery", .string(deliveryID)), ("event", .string(delivery.event)), ("group_id", .string(ids.groupID)),
+            ("delivery", .string(deliveryID)), ("event", .string(trigger.event)), ("group_id", .string(ids.groupID)),
             ("jobs", .array(requests.map(Self.jobSummary))), ("spooled", .bool(spooled)),
         ]
         if let approver = trigger.approvedBy { fields.append(("approved_by", .string(approver))) }
@@ -356,6 +394,11 @@ public final class WebhookResponder: Sendable {
             )
         case .accepted(let response, let jobs):
             return (response, jobs)
+        case .deferred(let reason, _):
+            // Only a responder without a deferred queue gets here: GitHub's redelivery is the retry.
+            return (
+                json(503, [("error", .string("\(reason); redeliver later")), ("delivery", .optional(delivery))]), 0
+            )
         }
     }
 

@@ -27,11 +27,17 @@ import Workflow
 // | outbox drainer               | nothing of its own                          | SPOOL_DIR/outbox files, claimed with |
 // |                              |                                             | flock; publishes through the         |
 // |                              |                                             | publisher                            |
+// | checks outbox (ChecksSender) | nothing of its own                          | SPOOL_DIR/checks files (flock), the  |
+// |                              |                                             | pacer's files (flock), the GitHub    |
+// |                              |                                             | client's caches (mutex)              |
+// | deferred expansions          | nothing of its own                          | SPOOL_DIR/deferred files (flock);    |
+// |                              |                                             | publishes through the publisher      |
 // | stall watchdog               | nothing                                     | each worker's phase (mutex); shuts   |
 // |                              |                                             | down a connection held too long      |
 // | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
 //
-// Check Runs are written by the worker that answered, after its answer is out (WebhookResponder.afterAnswer).
+// A FastCGI worker never calls GitHub after its answer: the Check Run writes it owes go to SPOOL_DIR/checks before
+// the answer, and the checks outbox thread sends them.
 
 let usage = """
     usage: solstice-fcgi [command] [--listen ADDR] [--workers N] [--webhook-path PATH]
@@ -41,8 +47,8 @@ let usage = """
     commands:
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
       workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
-      drain-spool    publish what SPOOL_DIR's outbox holds and expire old delivery records, then exit (0 when the
-                     outbox is empty); for CGI setups
+      drain-spool    publish what SPOOL_DIR's outbox holds, try the deferred expansions and the Check Run writes
+                     that are due, expire old delivery records, then exit (0 when all three are empty); for CGI setups
       check-config   check the configuration, the secret, the broker and its topology, the spool directory and
                      (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
         --dev              with check-config: accept running without a webhook secret
@@ -183,11 +189,15 @@ do {
 let outbox = JobOutbox(spool: spool)
 let drainer = OutboxDrainer(
     outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
-if command == "drain-spool" {
-    let (published, remaining) = drainer.drainOnce()
-    drainer.sweep(every: 0)
-    print("drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox")
-    exit(remaining == 0 ? 0 : 1)
+let checksOutbox: SpoolQueue
+let deferredExpansions: SpoolQueue
+let pacer: WritePacer
+do {
+    checksOutbox = try SpoolQueue(spool: spool, name: "checks")
+    deferredExpansions = try SpoolQueue(spool: spool, name: "deferred")
+    pacer = try WritePacer(spool: spool, perMinute: configuration.githubWritesPerMinute)
+} catch {
+    tool.fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
 
 var expander: any JobExpanding = SingleJobExpander()
@@ -202,7 +212,29 @@ if let github {
 }
 let responder = WebhookResponder(
     configuration: configuration, dispatcher: JobDispatcher(publisher: publisher, outbox: outbox, logger: logger),
-    expander: expander, app: app, spool: spool, logger: logger)
+    expander: expander, app: app, spool: spool, checksOutbox: checksOutbox, deferred: deferredExpansions,
+    logger: logger)
+// The GitHub side's background work (SPEC §7): the Checks outbox and the deferred expansions; both need the App.
+let checksWorker = app.map { app in
+    SpoolQueueWorker(queue: checksOutbox, name: "checks outbox", logger: logger) { entry in
+        ChecksSender(writer: app.writer, pacer: pacer, logger: logger).handle(entry)
+    }
+}
+let deferredWorker = app.map { _ in
+    SpoolQueueWorker(queue: deferredExpansions, name: "deferred expansions", logger: logger) {
+        responder.retryDeferred($0)
+    }
+}
+if command == "drain-spool" {
+    let (published, remaining) = drainer.drainOnce()
+    drainer.sweep(every: 0)
+    let deferred = deferredWorker?.runOnce().remaining ?? deferredExpansions.files().count
+    let checks = checksWorker?.runOnce().remaining ?? checksOutbox.files().count
+    print(
+        "drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox; "
+            + "\(deferred) deferred expansion(s) and \(checks) Check Run write(s) left")
+    exit(remaining == 0 && deferred == 0 && checks == 0 ? 0 : 1)
+}
 
 do { try configuration.requireSecret() } catch { tool.fail(error.description) }
 let listener: FastCGIListener
@@ -211,7 +243,10 @@ do {
         listener = try FastCGIListener.open(address)
     } else if FastCGIListener.isCGI {
         CGIAdapter.serveOne(responder, environment: environment)
-        // One process per request and no drainer thread: records still expire (SPEC §7), at most hourly.
+        // One process per request and no background threads: after the answer, one bounded pass over what is due
+        // (the Check Runs just written among it); records still expire (SPEC §7), at most hourly.
+        deferredWorker?.runOnce(until: MonotonicClock.now() + 10)
+        checksWorker?.runOnce(until: MonotonicClock.now() + 10)
         drainer.sweep(every: 3600)
         exit(0)
     } else {
@@ -223,6 +258,8 @@ do {
 
 Shutdown.install { logger.log(.info, $0) }
 drainer.start()
+checksWorker?.start()
+deferredWorker?.start(every: 1)
 let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)
 watchdog.start()
 logger.log(
