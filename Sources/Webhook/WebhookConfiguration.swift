@@ -156,7 +156,9 @@ public struct WebhookConfiguration: Sendable {
         case "1": config.buildDrafts = true
         default: throw ConfigurationError(variable: "BUILD_DRAFTS", message: "expected 0 or 1")
         }
-        if let n = try env.integer("GITHUB_WRITES_PER_MINUTE", in: 1...10_000, "expected a whole number from 1") {
+        if let n = try env.integer(
+            "GITHUB_WRITES_PER_MINUTE", in: 1...1_000_000, "expected a whole number from 1 to 1000000")
+        {
             config.githubWritesPerMinute = n
         }
         config.jobTimeout = try duration(env, "JOB_TIMEOUT", 10...30 * 86_400) ?? config.jobTimeout

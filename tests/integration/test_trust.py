@@ -3,20 +3,15 @@ with the App configured against the GitHub stand-in, which delivers clicks and c
 the stack's nginx) and answers the permission, pull-request and commit lookups. Each test counts what ends up on
 the jobs queue and on GitHub."""
 import json
-import os
-import pathlib
 import random
-import socket
-import subprocess
 import time
 import uuid
 
 import pytest
 
-import fcgi_client
+from responders import OwnResponder
 from support import stack as stack_env
 from support.payloads import new_sha, payload
-from support.stack import free_port
 
 REPO = "Codertocat/Hello-World"
 INSTALLATION = 1
@@ -321,36 +316,6 @@ def test_skip_marker_on_a_pull_request(gh, clean, where):
     assert jobs(clean, timeout=1.0) == []
     [run] = runs_on(gh, sha)
     assert (run["conclusion"], run["output"]["title"]) == ("neutral", "Skipped")
-
-
-class OwnResponder:
-    """A solstice-fcgi of the test's own on a TCP port, with the stack's App and broker and extra variables."""
-
-    def __init__(self, stack, tmp_path, **variables):
-        state = pathlib.Path(stack_env.env("STACK_STATE"))
-        self.port, self.stack = free_port(), stack
-        env = {"PATH": os.environ["PATH"], "GITHUB_WEBHOOK_SECRET": stack.secret.decode(),
-               "AMQP_URL": stack.amqp_url, "SPOOL_DIR": str(tmp_path / "spool"), "FCGI_WORKERS": "2",
-               "GITHUB_APP_ID": str(APP_ID), "GITHUB_APP_KEY_PATH": str(state / "app-key.pem"),
-               "GITHUB_API_BASE": stack_env.env("STACK_STANDIN_URL"), **variables}
-        self.proc = subprocess.Popen([stack.fcgi_bin, "--listen", f"127.0.0.1:{self.port}"], env=env,
-                                     stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if socket.socket().connect_ex(("127.0.0.1", self.port)) == 0:
-                return
-            time.sleep(0.05)
-        raise AssertionError("the responder did not start")
-
-    def post(self, body, event):
-        params = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/webhooks/github", "CONTENT_TYPE": "application/json",
-                  "CONTENT_LENGTH": str(len(body)), "HTTP_X_GITHUB_EVENT": event,
-                  "HTTP_X_GITHUB_DELIVERY": str(uuid.uuid4()), "HTTP_X_HUB_SIGNATURE_256": self.stack.sign(body)}
-        status, _, answer = fcgi_client.request(("127.0.0.1", self.port), params, body)
-        return status, json.loads(answer) if answer else None
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def test_trust_policy_everyone_builds_a_strangers_pull_request(gh, clean, tmp_path):
