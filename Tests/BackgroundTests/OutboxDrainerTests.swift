@@ -153,3 +153,12 @@ final class ScriptedPublisher: MessagePublishing, @unchecked Sendable {
         #expect(drainer.sweep() == 0)
     }
 }
+
+@Suite struct SpoolQueueWorkerTests {
+    @Test(arguments: [
+        (0, 0.0, 5.0), (1, 0.0, 10.0), (5, 0.0, 160.0), (6, 0.0, 300.0), (40, 0.0, 300.0), (0, 60.0, 60.0),
+    ])
+    func backoffDoublesFromFiveSecondsToFiveMinutesOrWhatGitHubAsked(attempts: Int, after: Double, delay: Double) {
+        #expect(SpoolQueueWorker.backoff(attempts: attempts, after: after) == delay)
+    }
+}
