@@ -84,6 +84,7 @@ def web(request):
 
 @pytest.fixture
 def clean(stack):
+    stack_env.register_sample_installation()
     stack.purge()
     yield stack
     stack.purge()
@@ -91,6 +92,7 @@ def clean(stack):
 
 @pytest.fixture
 def clean_web(web):
+    stack_env.register_sample_installation()
     web.purge()
     yield web
     web.purge()

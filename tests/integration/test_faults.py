@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 import fcgi_client
+from support import stack as stack_env
 from support.payloads import payload
 from support.stack import free_port
 
@@ -119,7 +120,7 @@ def test_responder_killed_mid_load_and_redelivered(clean):
     assert len(queued) - len(set(queued)) <= 16
 
 
-def test_github_down_still_queues(clean):
+def test_github_down_defers_then_queues_each_once(clean):
     if not os.environ.get("STACK_STANDIN_URL"):
         pytest.skip("no GitHub stand-in in this stack")
     clean.stack("standin-stop")
@@ -127,11 +128,13 @@ def test_github_down_still_queues(clean):
         deliveries = [str(uuid.uuid4()) for _ in range(5)]
         statuses = send_all(clean, deliveries, workers=5)
         assert set(statuses.values()) == {202}
-        queued, _ = queued_deliveries(clean, 5)
-        assert sorted(queued) == sorted(deliveries)
+        assert clean.drain(timeout=1.0) == []  # deferred: nothing guessed while GitHub is away
     finally:
         clean.stack("standin-start")
-    report("GitHub stand-in down", sent=5, queued=len(queued))
+        stack_env.register_sample_installation()
+    queued, _ = queued_deliveries(clean, 5, timeout=30)
+    assert sorted(queued) == sorted(deliveries)
+    report("GitHub stand-in down", sent=5, answered="5 × 202 deferred", queued_after_it_came_back=len(queued))
 
 
 @pytest.fixture

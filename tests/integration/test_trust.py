@@ -64,8 +64,8 @@ def runs_on(gh, sha, count=1, timeout=10, where=lambda r: True):
         time.sleep(0.05)
 
 
-def approval_run(gh, sha, number):
-    runs = runs_on(gh, sha, where=lambda r: r["external_id"] == f"solstice-approval/{number}")
+def approval_run(gh, sha, number, timeout=20):
+    runs = runs_on(gh, sha, timeout=timeout, where=lambda r: r["external_id"] == f"solstice-approval/{number}")
     [run] = [r for r in runs if r["external_id"] == f"solstice-approval/{number}"]
     return run
 
@@ -263,14 +263,19 @@ def test_private_org_member_is_recognised_through_the_permission_api(gh, clean):
     assert len(lookups(gh, f"/collaborators/{login}/permission")) == 1
 
 
-def test_permission_lookup_failing_is_503_never_a_guess(gh, clean):
+def test_permission_lookup_failing_defers_never_guesses(gh, clean):
     sha, number = new_sha(), pull_number()
     login = f"unknown{number}"
-    gh.add_fault(f"/collaborators/{login}/permission", 502, count=10)
+    seed_pull(gh, sha, number, author=login)
+    gh.add_fault(f"/collaborators/{login}/permission", 502, count=1000)
     r = send(clean, pull_request(sha, number, author=login))
-    assert r.status_code == 503 and "redeliver" in r.json()["error"], r.text
+    assert r.status_code == 202 and r.json()["deferred"] is True, r.text
     assert jobs(clean, timeout=1.0) == []
-    assert runs_on(gh, sha, timeout=0.5) == []
+    assert runs_on(gh, sha, timeout=0.5) == []  # neither trusted nor untrusted by default
+    # GitHub answers again: the deferred delivery is decided then — a stranger, so it waits for approval.
+    gh.clear_faults()
+    assert approval_run(gh, sha, number)["conclusion"] == "action_required"
+    assert jobs(clean, timeout=1.0) == []
 
 
 def test_draft_then_ready_for_review(gh, clean):
