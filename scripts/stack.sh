@@ -368,9 +368,12 @@ fcgi_start() {
         # The test stack's responder serves many tests writing runs in quick succession against a stand-in that
         # enforces no limit (pacing, GITHUB_WRITES_PER_MINUTE, is tested with responders of its tests' own); the
         # bench measures how fast the Checks outbox drains, not the pace GitHub would allow.
-        [ "$PROFILE" != run ] && app_env+=(GITHUB_WRITES_PER_MINUTE=1000000)
+        if [ "$PROFILE" != run ]; then app_env+=(GITHUB_WRITES_PER_MINUTE=1000000); fi
     fi
     rm -f "$SOCKET"
+    # The tests count what ends up on the queue and on GitHub: they start from an empty spool (no deferred
+    # expansions or Check Run writes left by an earlier run of the suite).
+    if [ "$PROFILE" = test ]; then rm -rf "$STATE/spool"; fi
     # A minimal supervisor, as systemd's Restart=on-failure or spawn-fcgi under a loop would be in production:
     # the fault tests kill -9 the responder and expect it back. fcgi.pid is the supervisor, fcgi.child the
     # responder. It runs as root and binds the socket mode 0666, so nginx's workers (nobody) reach it.
@@ -457,6 +460,7 @@ web_secret() {
     printf '%s\n' "$SECRET" >"$RUNTIME/webhook-secret"
     chgrp "$RUN_USER" "$RUNTIME/webhook-secret"
     chmod 0640 "$RUNTIME/webhook-secret"
+    if [ "$PROFILE" = test ]; then rm -rf "$RUNTIME/spool-web"; fi
     mkdir -p "$RUNTIME/spool-web"
     chown "$RUN_USER:$RUN_USER" "$RUNTIME/spool-web"
 }

@@ -137,7 +137,8 @@ def test_payload_fields_that_end_up_in_urls_are_validated_before_use(clean, fiel
     assert named in r.json()["error"]
     assert clean.drain() == []
     if gh:
-        assert gh.requests() == []  # GitHub was never asked anything about it
+        # GitHub was never asked anything about it (other tests' Check Runs may still be on their way).
+        assert [r for r in gh.requests() if value in r["path"] or value.lower() in r["path"]] == []
 
 
 def test_a_client_that_stalls_is_cut_off_and_frees_its_worker(clean, tmp_path):
