@@ -71,7 +71,10 @@ let package = Package(
             ],
             exclude: ["Fixtures"]),
         .testTarget(
-            name: "BackgroundTests", dependencies: ["Background", "Jobs", "AMQP", "Delivery", "Base", "TestSupport"]),
+            name: "BackgroundTests",
+            dependencies: [
+                "Background", "Jobs", "AMQP", "Delivery", "GitHub", "Events", "Crypto", "Base", "TestSupport",
+            ]),
         .testTarget(
             name: "ResultsTests",
             dependencies: ["Results", "Events", "GitHub", "HTTP", "AMQP", "Crypto", "Base", "TestSupport"]),

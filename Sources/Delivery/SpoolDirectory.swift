@@ -21,7 +21,7 @@ public struct DeliveryError: Error, CustomStringConvertible, Sendable {
 
 /// `SPOOL_DIR` (SPEC §7): the directory every durable file of this host lives in, shared by every solstice-fcgi
 /// process that names it. Each kind of file has one owner type: `JobOutbox` (`outbox/`), `DeliveryRecords`
-/// (`deliveries/`), `LockStripes` (`locks/`); `tmp/` holds files being written.
+/// (`deliveries/`), `LockStripes` (`locks/`), `GapRepairState` (`state/`); `tmp/` holds files being written.
 public final class SpoolDirectory: Sendable {
     /// The directory.
     public let path: String
@@ -29,12 +29,14 @@ public final class SpoolDirectory: Sendable {
     var deliveries: String { path + "/deliveries" }
     var tmp: String { path + "/tmp" }
     var locks: String { path + "/locks" }
+    /// Small files of host-wide state (gap repair's watermark), each replaced whole.
+    var state: String { path + "/state" }
 
     /// Opens (creating when missing) the spool at `path`.
     public init(path: String) throws(DeliveryError) {
         self.path = path
         do throws(PosixError) {
-            for dir in [path, path + "/outbox", path + "/deliveries", path + "/tmp", path + "/locks"] {
+            for dir in [path, path + "/outbox", path + "/deliveries", path + "/tmp", path + "/locks", path + "/state"] {
                 try Posix.makeDirectory(dir)
             }
         } catch {

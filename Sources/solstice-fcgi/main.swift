@@ -32,6 +32,9 @@ import Workflow
 // |                              |                                             | client's caches (mutex)              |
 // | deferred expansions          | nothing of its own                          | SPOOL_DIR/deferred files (flock);    |
 // |                              |                                             | publishes through the publisher      |
+// | gap repair (GapRepair)       | nothing of its own; runs when it holds the  | the GitHub client (mutex-protected   |
+// |                              | host's gap-repair duty (flock)              | caches), SPOOL_DIR records (read) and|
+// |                              |                                             | state/gap-repair.json (duty holder)  |
 // | stall watchdog               | nothing                                     | each worker's phase (mutex); shuts   |
 // |                              |                                             | down a connection held too long      |
 // | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
@@ -49,6 +52,10 @@ let usage = """
       workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
       drain-spool    publish what SPOOL_DIR's outbox holds, try the deferred expansions and the Check Run writes
                      that are due, expire old delivery records, then exit (0 when all three are empty); for CGI setups
+      repair-deliveries [--since DURATION]
+                     one gap-repair pass: ask GitHub to redeliver the webhooks it logged as failed that this host
+                     never recorded (back to the last pass, 72h the first time, or DURATION such as 6h); prints
+                     each delivery asked for; exit 0 unless GitHub could not be asked
       check-config   check the configuration, the secret, the broker and its topology, the spool directory and
                      (--web-config FILE) the web server's body limit; one line per check; exit 0 only if all pass
         --dev              with check-config: accept running without a webhook secret
@@ -73,6 +80,7 @@ var overrides: [String: String] = [:]
 var allowDevMode = false
 var webConfigPath: String?
 var workflowFile = "-"
+var repairSince: Int?
 var args = CommandLine.arguments.dropFirst()
 let flagVariables = WebhookConfiguration.flags
 while let arg = args.popFirst() {
@@ -90,6 +98,13 @@ while let arg = args.popFirst() {
     case "workflow":
         command = arg
         workflowFile = args.popFirst() ?? "-"
+    case "repair-deliveries":
+        command = arg
+    case "--since":
+        guard let value = args.popFirst(), let seconds = DurationText.seconds(value), seconds > 0 else {
+            tool.fail("--since needs a duration (90s, 10m, 6h, 3d)")
+        }
+        repairSince = seconds
     case "--dev":
         allowDevMode = true
     case "--web-config":
@@ -199,6 +214,23 @@ do {
 } catch {
     tool.fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
+if command == "repair-deliveries" {
+    // One gap-repair pass (SPEC §7, §9), under the host's duty lock so it never runs beside the periodic pass.
+    guard let github else {
+        tool.fail("repair-deliveries needs the GitHub App (GITHUB_APP_ID, GITHUB_APP_KEY_PATH)", code: 1)
+    }
+    let repair = GapRepair(client: github, spool: spool, interval: 0, logger: logger)
+    do {
+        let outcome = try repair.passNow(since: repairSince.map { WallClock.now() - $0 })
+        for request in outcome.requested { print(request.line) }
+        for failure in outcome.failures {
+            try? Posix.writeAll(2, Array("redelivery not requested: \(failure.request.guid): \(failure.error)\n".utf8))
+        }
+        exit(outcome.failures.isEmpty ? 0 : 1)
+    } catch {
+        tool.fail(error.description, code: 1)
+    }
+}
 
 var expander: any JobExpanding = SingleJobExpander()
 var app: AppAccess?
@@ -260,6 +292,9 @@ Shutdown.install { logger.log(.info, $0) }
 drainer.start()
 checksWorker?.start()
 deferredWorker?.start(every: 1)
+if let github {
+    GapRepair(client: github, spool: spool, interval: configuration.gapRepairInterval, logger: logger).start()
+}
 let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)
 watchdog.start()
 logger.log(
