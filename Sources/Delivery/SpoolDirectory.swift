@@ -21,7 +21,7 @@ public struct DeliveryError: Error, CustomStringConvertible, Sendable {
 
 /// `SPOOL_DIR` (SPEC §7): the directory every durable file of this host lives in, shared by every solstice-fcgi
 /// process that names it. Each kind of file has one owner type: `JobOutbox` (`outbox/`), `DeliveryRecords`
-/// (`deliveries/`), `LockStripes` (`locks/`); `tmp/` holds files being written.
+/// (`deliveries/`), `RunIndex` (`runs/`), `LockStripes` (`locks/`); `tmp/` holds files being written.
 public final class SpoolDirectory: Sendable {
     /// The directory.
     public let path: String
@@ -29,6 +29,7 @@ public final class SpoolDirectory: Sendable {
     var deliveries: String { path + "/deliveries" }
     var tmp: String { path + "/tmp" }
     var locks: String { path + "/locks" }
+    var runs: String { path + "/runs" }
 
     /// Opens (creating when missing) the spool at `path`.
     public init(path: String) throws(DeliveryError) {
@@ -37,6 +38,7 @@ public final class SpoolDirectory: Sendable {
             for dir in [path, path + "/outbox", path + "/deliveries", path + "/tmp", path + "/locks"] {
                 try Posix.makeDirectory(dir)
             }
+            try Posix.makeDirectory(path + "/runs")
         } catch {
             throw DeliveryError(error)
         }

@@ -1,4 +1,5 @@
 import Base
+import Delivery
 import GitHub
 
 /// The Check Run writes a delivery's answer promises (queued runs, the failed `NAME / workflow` run, the skip and
@@ -38,15 +39,18 @@ public enum CheckRunWriteOutcome: Sendable, Equatable {
     case dropped(reason: String)
 }
 
-/// Makes the writes of `PendingCheckRuns` through `CheckRuns`, classifying the failure.
+/// Makes the writes of `PendingCheckRuns` through `CheckRuns`, classifying the failure, and indexes the queued
+/// runs it created for the reconciler (SPEC §7).
 public final class CheckRunWriter: Sendable {
     /// The Checks API, also read by the responder (re-runs, approvals).
     public let checkRuns: CheckRuns
-    private let logger: Logger
+    let runIndex: RunIndex?
+    let logger: Logger
 
-    /// A writer through `checkRuns`.
-    public init(checkRuns: CheckRuns, logger: Logger) {
+    /// A writer through `checkRuns`, indexing the queued runs it creates in `runIndex`.
+    public init(checkRuns: CheckRuns, runIndex: RunIndex? = nil, logger: Logger) {
         self.checkRuns = checkRuns
+        self.runIndex = runIndex
         self.logger = logger
     }
 
@@ -66,6 +70,7 @@ public final class CheckRunWriter: Sendable {
                     "delivery": .string(pending.deliveryID), "created": .int(created.count),
                     "github_ms": .double((MonotonicClock.now() - started) * 1000),
                 ])
+            index(created, of: pending, deadline: started + budget)
             return .written(created)
         } catch {
             let transient = error.isTransient

@@ -29,6 +29,8 @@ import Workflow
 // |                              |                                             | publisher                            |
 // | stall watchdog               | nothing                                     | each worker's phase (mutex); shuts   |
 // |                              |                                             | down a connection held too long      |
+// | reconciler                   | its curl handles from the pool              | SPOOL_DIR/runs (flock per file); one |
+// |                              |                                             | process per host (HostDuties flock)  |
 // | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
 //
 // Check Runs are written by the worker that answered, after its answer is out (WebhookResponder.afterAnswer).
@@ -181,11 +183,25 @@ do {
     tool.fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
 let outbox = JobOutbox(spool: spool)
+let runIndex = RunIndex(spool: spool)
+/// The stuck-run reconciler (SPEC §7), with the App's credentials.
+func makeReconciler(_ checkRuns: CheckRuns) -> Reconciler {
+    Reconciler(
+        index: runIndex, checkRuns: checkRuns, duties: HostDuties(spool: spool), jobTimeout: configuration.jobTimeout,
+        interval: configuration.reconcileInterval, logger: logger)
+}
 let drainer = OutboxDrainer(
     outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
 if command == "drain-spool" {
     let (published, remaining) = drainer.drainOnce()
     drainer.sweep(every: 0)
+    if let github {
+        let checkRuns = CheckRuns(
+            client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL)
+        if let pass = makeReconciler(checkRuns).passIfDue(every: 0) {
+            print("drain-spool: \(pass.timedOut) check run(s) timed out, \(pass.kept) left for the next pass")
+        }
+    }
     print("drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox")
     exit(remaining == 0 ? 0 : 1)
 }
@@ -196,7 +212,7 @@ if let github {
     expander = WorkflowExpander(client: github, logger: logger, limits: configuration.workflowLimits)
     app = AppAccess(
         client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL,
-        logger: logger)
+        runIndex: runIndex, logger: logger)
 } else {
     logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
 }
@@ -223,6 +239,7 @@ do {
 
 Shutdown.install { logger.log(.info, $0) }
 drainer.start()
+if let app { makeReconciler(app.checkRuns).start() }
 let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)
 watchdog.start()
 logger.log(
