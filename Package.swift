@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base", "TestSupport"]),
         .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base", "TestSupport"]),
         .testTarget(
-            name: "JobsTests", dependencies: ["Jobs", "Events", "Workflow", "GitHub", "Crypto", "Base", "TestSupport"]),
+            name: "JobsTests",
+            dependencies: ["Jobs", "Events", "Workflow", "GitHub", "Delivery", "Crypto", "Base", "TestSupport"]),
         .testTarget(
             name: "WebhookTests",
             dependencies: [

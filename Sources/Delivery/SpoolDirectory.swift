@@ -21,7 +21,8 @@ public struct DeliveryError: Error, CustomStringConvertible, Sendable {
 
 /// `SPOOL_DIR` (SPEC §7): the directory every durable file of this host lives in, shared by every solstice-fcgi
 /// process that names it. Each kind of file has one owner type: `JobOutbox` (`outbox/`), `DeliveryRecords`
-/// (`deliveries/`), `LockStripes` (`locks/`), `GapRepairState` (`state/`); `tmp/` holds files being written.
+/// (`deliveries/`), `RunIndex` (`runs/`), `LockStripes` (`locks/`), `GapRepairState` (`state/`); `tmp/` holds files
+/// being written.
 public final class SpoolDirectory: Sendable {
     /// The directory.
     public let path: String
@@ -31,6 +32,7 @@ public final class SpoolDirectory: Sendable {
     var locks: String { path + "/locks" }
     /// Small files of host-wide state (gap repair's watermark), each replaced whole.
     var state: String { path + "/state" }
+    var runs: String { path + "/runs" }
 
     /// Opens (creating when missing) the spool at `path`.
     public init(path: String) throws(DeliveryError) {
@@ -39,6 +41,7 @@ public final class SpoolDirectory: Sendable {
             for dir in [path, path + "/outbox", path + "/deliveries", path + "/tmp", path + "/locks", path + "/state"] {
                 try Posix.makeDirectory(dir)
             }
+            try Posix.makeDirectory(path + "/runs")
         } catch {
             throw DeliveryError(error)
         }

@@ -1,4 +1,5 @@
 import Base
+import Delivery
 import GitHub
 
 /// The Check Run writes a delivery's answer promises (queued runs, the failed `NAME / workflow` run, the skip and
@@ -40,20 +41,20 @@ public enum CheckRunWriteOutcome: Sendable, Equatable {
     case dropped(reason: String)
 }
 
-/// Makes the writes of `PendingCheckRuns` through `CheckRuns`, classifying the failure.
+/// Makes the writes of `PendingCheckRuns` through `CheckRuns`, classifying the failure, and indexes the queued
+/// runs it created for the reconciler (SPEC §7).
 public final class CheckRunWriter: Sendable {
     /// The Checks API, also read by the responder (re-runs, approvals).
     public let checkRuns: CheckRuns
-    private let logger: Logger
+    let runIndex: RunIndex?
+    let logger: Logger
 
-    /// A writer through `checkRuns`.
-    public init(checkRuns: CheckRuns, logger: Logger) {
+    /// A writer through `checkRuns`, indexing the queued runs it creates in `runIndex`.
+    public init(checkRuns: CheckRuns, runIndex: RunIndex? = nil, logger: Logger) {
         self.checkRuns = checkRuns
+        self.runIndex = runIndex
         self.logger = logger
     }
-
-    /// What happens to every run created: nothing yet (the reconciler's index hooks in here).
-    private func recordCreated(_ pending: PendingCheckRuns, _ created: [CheckRuns.CreatedRun]) {}
 
     private static let pacedMessage = "paced by GITHUB_WRITES_PER_MINUTE"
 
@@ -73,9 +74,8 @@ public final class CheckRunWriter: Sendable {
         if let installation = pending.installationID {
             checkRuns.client.learnInstallation(installation, owner: pending.target.owner, repo: pending.target.repo)
         }
+        // Runs made before a failure part-way are indexed once the write completes (`index` finds them again).
         var created: [CheckRuns.CreatedRun] = []
-        // Runs made before a failure part-way are runs all the same.
-        defer { if !created.isEmpty { recordCreated(pending, created) } }
         do throws(GitHubError) {
             try checkRuns.write(
                 pending.writes, target: pending.target, now: pending.acceptedAt, deadline: started + budget,
@@ -90,6 +90,7 @@ public final class CheckRunWriter: Sendable {
                     "delivery": .string(pending.deliveryID), "created": .int(created.count),
                     "github_ms": .double((MonotonicClock.now() - started) * 1000),
                 ])
+            index(created, of: pending, deadline: started + budget)
             return .written(created)
         } catch {
             if error.status == nil && error.message == Self.pacedMessage { return .paced(after: error.retryAfter ?? 1) }

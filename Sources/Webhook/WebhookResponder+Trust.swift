@@ -15,12 +15,16 @@ public struct AppAccess: Sendable {
     /// Makes the Check Run writes an answer promises.
     public let writer: CheckRunWriter
 
-    /// Access through `client`, with runs named `checkName` linking to `logsBaseURL`.
-    public init(client: GitHubClient, checkName: String, logsBaseURL: String?, logger: Logger) {
+    /// Access through `client`, with runs named `checkName` linking to `logsBaseURL`; the queued runs created are
+    /// indexed in `runIndex` for the reconciler (SPEC §7).
+    public init(
+        client: GitHubClient, checkName: String, logsBaseURL: String?, runIndex: RunIndex? = nil, logger: Logger
+    ) {
         self.client = client
         repositories = RepositoryQueries(client: client)
         writer = CheckRunWriter(
-            checkRuns: CheckRuns(client: client, checkName: checkName, logsBaseURL: logsBaseURL), logger: logger)
+            checkRuns: CheckRuns(client: client, checkName: checkName, logsBaseURL: logsBaseURL), runIndex: runIndex,
+            logger: logger)
     }
 
     /// The Checks API.

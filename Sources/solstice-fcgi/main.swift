@@ -37,6 +37,8 @@ import Workflow
 // |                              |                                             | state/gap-repair.json (duty holder)  |
 // | stall watchdog               | nothing                                     | each worker's phase (mutex); shuts   |
 // |                              |                                             | down a connection held too long      |
+// | reconciler                   | its curl handles from the pool              | SPOOL_DIR/runs (flock per file); one |
+// |                              |                                             | process per host (HostDuties flock)  |
 // | signal (TerminationSignal)   | nothing                                     | the Shutdown flags (atomics)         |
 //
 // A FastCGI worker never calls GitHub after its answer: the Check Run writes it owes go to SPOOL_DIR/checks before
@@ -51,7 +53,8 @@ let usage = """
       serve          serve FastCGI on --listen, on the socket inherited on fd 0, or one CGI request (default)
       workflow [FILE|-]  parse a .solstice/workflow.kdl and print its jobs as JSON; on error FILE:LINE:COL, exit 1
       drain-spool    publish what SPOOL_DIR's outbox holds, try the deferred expansions and the Check Run writes
-                     that are due, expire old delivery records, then exit (0 when all three are empty); for CGI setups
+                     that are due, time out stuck Check Runs, expire old delivery records, then exit (0 when the
+                     outbox, the deferred expansions and the Check Run writes are empty); for CGI setups
       repair-deliveries [--since DURATION]
                      one gap-repair pass: ask GitHub to redeliver the webhooks it logged as failed that this host
                      never recorded (back to the last pass, 72h the first time, or DURATION such as 6h); prints
@@ -202,6 +205,13 @@ do {
     tool.fail("invalid configuration: SPOOL_DIR: \(error.message)")
 }
 let outbox = JobOutbox(spool: spool)
+let runIndex = RunIndex(spool: spool)
+/// The stuck-run reconciler (SPEC §7), with the App's credentials.
+func makeReconciler(_ checkRuns: CheckRuns) -> Reconciler {
+    Reconciler(
+        index: runIndex, checkRuns: checkRuns, duties: HostDuties(spool: spool), jobTimeout: configuration.jobTimeout,
+        interval: configuration.reconcileInterval, logger: logger)
+}
 let drainer = OutboxDrainer(
     outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
 let checksOutbox: SpoolQueue
@@ -238,7 +248,7 @@ if let github {
     expander = WorkflowExpander(client: github, logger: logger, limits: configuration.workflowLimits)
     app = AppAccess(
         client: github, checkName: configuration.github.checkName, logsBaseURL: configuration.github.logsBaseURL,
-        logger: logger)
+        runIndex: runIndex, logger: logger)
 } else {
     logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
 }
@@ -262,6 +272,9 @@ if command == "drain-spool" {
     drainer.sweep(every: 0)
     let deferred = deferredWorker?.runOnce().remaining ?? deferredExpansions.files().count
     let checks = checksWorker?.runOnce().remaining ?? checksOutbox.files().count
+    if let app, let pass = makeReconciler(app.checkRuns).passIfDue(every: 0) {
+        print("drain-spool: \(pass.timedOut) check run(s) timed out, \(pass.kept) left for the next pass")
+    }
     print(
         "drain-spool: \(published) file(s) published, \(remaining) left in \(configuration.spoolDir)/outbox; "
             + "\(deferred) deferred expansion(s) and \(checks) Check Run write(s) left")
@@ -295,6 +308,7 @@ deferredWorker?.start(every: 1)
 if let github {
     GapRepair(client: github, spool: spool, interval: configuration.gapRepairInterval, logger: logger).start()
 }
+if let app { makeReconciler(app.checkRuns).start() }
 let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)
 watchdog.start()
 logger.log(
