@@ -1512,6 +1512,18 @@ class Handler(BaseHTTPRequestHandler):
             self._json(400, {"message": f"bad control request: {e}"})
 
     @staticmethod
+    def _matcher(method, path):
+        """The compiled `path` regex of a fault or delay, after checking `method` and `path` (400 otherwise)."""
+        if method is not None and not isinstance(method, str):
+            raise ApiError(400, '"method" must be a string or null')
+        if not isinstance(path, str):
+            raise ApiError(400, '"path" must be a regular expression string')
+        try:
+            return re.compile(path)
+        except re.error as e:
+            raise ApiError(400, f'"path" is not a valid regular expression: {e}')
+
+    @staticmethod
     def _need_dict(body):
         if not isinstance(body, dict):
             raise ApiError(400, "control body must be a JSON object")
@@ -1569,14 +1581,7 @@ class Handler(BaseHTTPRequestHandler):
         method, path = body.get("method"), body.get("path", "")
         status, count = body.get("status"), body.get("count", 1)
         delay, headers = body.get("delay") or 0, body.get("headers") or {}
-        if method is not None and not isinstance(method, str):
-            raise ApiError(400, '"method" must be a string or null')
-        if not isinstance(path, str):
-            raise ApiError(400, '"path" must be a regular expression string')
-        try:
-            regex = re.compile(path)
-        except re.error as e:
-            raise ApiError(400, f'"path" is not a valid regular expression: {e}')
+        regex = self._matcher(method, path)
         if status is not None and not (is_int(status) and 100 <= status <= 599):
             raise ApiError(400, '"status" must be an HTTP status code or null')
         if not is_int(count) or count < 1:
@@ -1988,14 +1993,7 @@ class Handler(BaseHTTPRequestHandler):
     def _ctl_delay(self, body):
         body = self._need_dict(body)
         method, path, seconds = body.get("method"), body.get("path", ""), body.get("seconds")
-        if method is not None and not isinstance(method, str):
-            raise ApiError(400, '"method" must be a string or null')
-        if not isinstance(path, str):
-            raise ApiError(400, '"path" must be a regular expression string')
-        try:
-            regex = re.compile(path)
-        except re.error as e:
-            raise ApiError(400, f'"path" is not a valid regular expression: {e}')
+        regex = self._matcher(method, path)
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or \
                 not 0 < seconds <= 300 or math.isnan(seconds):
             raise ApiError(400, '"seconds" must be a number of seconds, more than 0 and at most 300')
