@@ -115,15 +115,16 @@ read -r a_rps a_p50 a_p99 a_bad _ < <(run_wrk "app-c16" "$STACK_HTTP_URL" "$STAC
 printf '%-34s %10s %9s %9s %8s %9s\n' "webhook + App, c=16" "$a_rps" "$a_p50" "$a_p99" "$a_bad" \
     "$(python3 -c "print(f'{$a_rps*3:.0f}')")"
 # The Checks outbox: what the webhooks left in SPOOL_DIR/checks/ drains on the background thread (pacing off in
-# this profile): Check Runs written per second from the end of the load to an empty outbox.
+# this profile, four sender threads): Check Runs written per second from the end of the load, for at most 60 s.
 left=$(find "$STACK_STATE/spool/checks" -name '*.json' | wc -l)
 start=$(date +%s%N)
-while [ "$(find "$STACK_STATE/spool/checks" -name '*.json' | wc -l)" -gt 0 ] && [ $(($(date +%s%N) - start)) -lt 300000000000 ]; do
+while [ "$(find "$STACK_STATE/spool/checks" -name '*.json' | wc -l)" -gt 0 ] && [ $(($(date +%s%N) - start)) -lt 60000000000 ]; do
     sleep 0.2
 done
 took_ms=$((($(date +%s%N) - start) / 1000000))
-echo "Checks outbox after the load: $left deliveries' writes ($((left * 3)) runs) drained in ${took_ms} ms:" \
-    "$(python3 -c "print(f'{$left * 3 * 1000 / max($took_ms, 1):.0f}')") runs/s"
+rest=$(find "$STACK_STATE/spool/checks" -name '*.json' | wc -l)
+echo "Checks outbox after the load: $((left - rest)) of $left deliveries' writes ($(((left - rest) * 3)) runs) drained" \
+    "in ${took_ms} ms: $(python3 -c "print(f'{($left - $rest) * 3 * 1000 / max($took_ms, 1):.0f}')") runs/s; $rest left"
 python3 - "$STACK_STATE/fcgi.log" <<'PY'
 import re, sys
 total = github = n = 0

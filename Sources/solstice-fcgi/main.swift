@@ -27,7 +27,7 @@ import Workflow
 // | outbox drainer               | nothing of its own                          | SPOOL_DIR/outbox files, claimed with |
 // |                              |                                             | flock; publishes through the         |
 // |                              |                                             | publisher                            |
-// | checks outbox (ChecksSender) | nothing of its own                          | SPOOL_DIR/checks files (flock), the  |
+// | checks outbox × 4            | nothing of its own                          | SPOOL_DIR/checks files (flock), the  |
 // |                              |                                             | pacer's files (flock), the GitHub    |
 // |                              |                                             | client's caches (mutex)              |
 // | deferred expansions          | nothing of its own                          | SPOOL_DIR/deferred files (flock);    |
@@ -303,7 +303,7 @@ do {
 
 Shutdown.install { logger.log(.info, $0) }
 drainer.start()
-checksWorker?.start()
+checksWorker?.start(threads: 4)
 deferredWorker?.start(every: 1)
 if let github {
     GapRepair(client: github, spool: spool, interval: configuration.gapRepairInterval, logger: logger).start()
