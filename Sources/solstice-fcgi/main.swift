@@ -258,9 +258,8 @@ let responder = WebhookResponder(
     logger: logger)
 // The GitHub side's background work (SPEC §7): the Checks outbox and the deferred expansions; both need the App.
 let checksWorker = app.map { app in
-    SpoolQueueWorker(queue: checksOutbox, name: "checks outbox", logger: logger) { entry in
-        ChecksSender(writer: app.writer, pacer: pacer, logger: logger).handle(entry)
-    }
+    let sender = ChecksSender(writer: app.writer, pacer: pacer, logger: logger)
+    return SpoolQueueWorker(queue: checksOutbox, name: "checks outbox", logger: logger) { sender.handle($0) }
 }
 let deferredWorker = app.map { _ in
     SpoolQueueWorker(queue: deferredExpansions, name: "deferred expansions", logger: logger) {
