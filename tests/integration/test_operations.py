@@ -14,6 +14,7 @@ import requests
 
 import fcgi_client
 from responders import OwnResponder
+from support import topology
 from support.payloads import payload
 from support.stack import free_port
 
@@ -195,3 +196,44 @@ def test_a_real_prometheus_scrapes_through_nginx_and_counts_the_webhooks(clean, 
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+def test_results_daemon_writes_its_metrics_textfile(tmp_path):
+    # The results suite's helpers: a daemon of this test's own on a queue of its own.
+    from test_results import Results, job_result, new_repo, own_queue
+    from support.payloads import new_sha
+
+    rs = Results()
+    rs.gh.clear_faults()
+    queue, dlq, key = own_queue(rs, "metrics")
+    textfile = tmp_path / "solstice-results.prom"
+    proc = rs.start_daemon(queue, key, dlq, tmp_path / "results.log", METRICS_TEXTFILE=textfile, RESULTS_WORKERS=1)
+    try:
+        # Written at start, before the first result: every family named.
+        text = wait_for(lambda: textfile.exists() and textfile.read_text(), 10, "the textfile at start")
+        result = promtool("check", "metrics", stdin=text)
+        assert result.returncode == 0, result.stdout + result.stderr
+        for name in ["solstice_results_total", "solstice_results_retried_total", "solstice_results_dead_lettered_total",
+                     "solstice_result_duration_seconds", "solstice_results_last_success_timestamp_seconds"]:
+            assert f"# TYPE {name} " in text, name
+        repo, sha, rid = new_repo(rs.gh), new_sha(), str(uuid.uuid4())
+        rs.seed(repo, sha, rid)
+        rs.put_log(rid, "ok\n")
+        rs.publish(job_result(rid, sha, repo, True, 0, "fine"), routing_key=key)
+        rs.publish(b"not json", routing_key=key)
+        rs.wait_completed(repo, [rid])
+        wait_for(lambda: rs.count(dlq) == 1, 15, "the malformed result in the DLQ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        rs.delete_queues(queue, dlq, *topology.retry_queues(f"{queue}.retry"))
+    # Written again at exit: the counts of this run.
+    text = textfile.read_text()
+    result = promtool("check", "metrics", stdin=text)
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = samples(text)
+    assert values['solstice_results_total{conclusion="success"}'] == 1
+    assert values["solstice_results_dead_lettered_total"] == 1
+    assert values["solstice_result_duration_seconds_count"] == 2
+    assert values["solstice_results_last_success_timestamp_seconds"] > time.time() - 120
+    assert not list(tmp_path.glob("solstice-results.prom.tmp.*"))
