@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The compiler's __atomic builtins, for the counters mapped from SPOOL_DIR/metrics.v1 (SPEC §11).
+        .systemLibrary(name: "CAtomics"),
 
         // Lowest first (ARCHITECTURE.md "Modules").
         layer("Base", []),
@@ -31,7 +33,7 @@ let package = Package(
         layer("HTTP", ["Base", "CCurl"]),
         layer("AMQP", ["Base", "CRabbitMQ"]),
         layer("GitHub", ["Base", "Crypto", "HTTP"]),
-        layer("Delivery", ["Base"]),
+        layer("Delivery", ["Base", "CAtomics"]),
         layer("Workflow", ["Base", "KDL"]),
         // Crypto for SHA-1: the delivery ids are UUIDv5 (SPEC §7).
         layer("Events", ["Base", "Crypto"]),

@@ -134,4 +134,6 @@ if gh is not None:
             break
         time.sleep(0.1)
     print(f"Check Run '{approval['name']}': {approval['conclusion']} — {approval['output']['title']}")
-print("\nThe stack keeps running; `make stop` stops it.")
+print(f"\nstatus:  {os.environ['STACK_HTTP_URL']}/solstice/status   (STATUS_PATH: ok, degraded or failing)")
+print(f"metrics: {os.environ['STACK_HTTP_URL']}/solstice/metrics  (METRICS_PATH: Prometheus text; see README, Operations)")
+print("The stack keeps running; `make stop` stops it.")

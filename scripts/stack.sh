@@ -96,6 +96,7 @@ deps() {
     command -v lighttpd >/dev/null || need+=(lighttpd)
     command -v systemd-analyze >/dev/null || need+=(systemd)
     command -v openssl >/dev/null || need+=(openssl)
+    command -v promtool >/dev/null || need+=(prometheus)
     if ((${#need[@]})); then
         log "apt-get install ${need[*]}"
         apt-get update -qq

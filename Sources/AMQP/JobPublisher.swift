@@ -36,6 +36,8 @@ public final class JobPublisher: MessagePublishing {
     /// Messages waiting for the publisher thread, and whether that thread sleeps and must be woken.
     private let pending = Mutex<(queue: [(AMQPMessage, PublishTicket, Int)], sleeping: Bool)>(([], false))
     private let wakeRead: Int32
+    /// Whether the publisher thread holds an open connection now (status, SPEC §11).
+    private let connected = Atomic<Bool>(false)
     private let wakeWrite: Int32
 
     /// A publisher for `settings`; the thread starts now, the connection on the first publish.
@@ -79,6 +81,12 @@ public final class JobPublisher: MessagePublishing {
         }
         return ticket.result
     }
+
+    /// Whether the broker connection is up now. A publisher that connected at start reconnects by itself within a
+    /// few seconds of the broker's return; otherwise on the next publish.
+    public var isConnected: Bool { connected.load(ordering: .relaxed) }
+
+    fileprivate func setConnected(_ value: Bool) { connected.store(value, ordering: .relaxed) }
 
     /// Declares the jobs' topology once on a fresh connection, as the publisher does on connect; for `check-config`.
     public static func declareTopology(_ settings: AMQPSettings, timeout: Double = 5) throws(AMQPError) {
@@ -128,6 +136,7 @@ public final class JobPublisher: MessagePublishing {
         let connection = try AMQPConnection(address: address, timeout: 2)
         try AMQPTopology.declareJobs(on: connection, settings)
         try connection.enableConfirms()
+        setConnected(true)
         logger.log(.info, "connected to broker", ["host": .string(address.host), "port": .int(address.port)])
         return connection
     }
@@ -205,6 +214,7 @@ private final class PublisherLoop: @unchecked Sendable {
     private var inFlight: [UInt64: InFlight] = [:]
     private var retryAfter = 0.0
     private var lastConnectError = ""
+    private var idleRetryAt = 0.0
 
     init(owner: JobPublisher) { self.owner = owner }
 
@@ -219,6 +229,14 @@ private final class PublisherLoop: @unchecked Sendable {
         }
         while true {
             publishPending()
+            if connection == nil, connectingFirst, MonotonicClock.now() >= idleRetryAt {
+                // A serving publisher keeps its connection (and so its status) up while idle.
+                idleRetryAt = MonotonicClock.now() + 2
+                if let fresh = try? owner.connect() {
+                    connection = fresh
+                    nextTag = 0
+                }
+            }
             guard let connection else {
                 if owner.prepareToSleep() { waitForWork(timeout: 1) }
                 owner.awake()
@@ -256,6 +274,7 @@ private final class PublisherLoop: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         if connection == nil || connection?.isOpen == false {
             connection = nil
+            owner.setConnected(false)
             guard MonotonicClock.now() >= retryAfter else {
                 batch.forEach { $0.1.fail($0.2, "broker unavailable: \(lastConnectError)") }
                 return
@@ -335,5 +354,6 @@ private final class PublisherLoop: @unchecked Sendable {
         for entry in inFlight.values { entry.ticket.fail(entry.index, "broker connection lost: \(reason)") }
         inFlight.removeAll()
         connection = nil
+        owner.setConnected(false)
     }
 }

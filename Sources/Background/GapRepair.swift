@@ -89,11 +89,17 @@ public final class GapRepair: Sendable {
     private let duties: HostDuties
     private let interval: Int
     private let maxPages: Int
+    /// The host's metrics (`solstice_gap_repair_redeliveries_total`).
+    private let counters: SharedCounters?
     private let logger: Logger
 
     /// Gap repair through `client` for the records and state in `spool`, every `interval` seconds (0: never by
     /// itself). `maxPages` bounds one listing (100 pages of 100 attempts).
-    public init(client: GitHubClient, spool: SpoolDirectory, interval: Int, logger: Logger, maxPages: Int = 100) {
+    public init(
+        client: GitHubClient, spool: SpoolDirectory, interval: Int, logger: Logger, maxPages: Int = 100,
+        counters: SharedCounters? = nil
+    ) {
+        self.counters = counters
         self.client = client
         self.records = DeliveryRecords(spool: spool)
         self.state = GapRepairState(spool: spool)
@@ -187,6 +193,7 @@ public final class GapRepair: Sendable {
             }
             asked[request.guid] = now
             outcome.requested.append(request)
+            counters?.countRedeliveries(1)
             logger.log(
                 .info, "gap repair: redelivery requested",
                 [

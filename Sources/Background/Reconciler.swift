@@ -39,12 +39,16 @@ public final class Reconciler: Sendable {
     private let interval: Int
     private let logger: Logger
     private let timedOutCount = Atomic<Int>(0)
+    /// The host's metrics (`solstice_checkruns_timed_out_total`).
+    private let counters: SharedCounters?
 
     /// A reconciler of the runs in `index`, reading and completing them through `checkRuns`, once per `interval`
     /// seconds for the host (`duties`); runs older than `jobTimeout` seconds without a result time out.
     public init(
-        index: RunIndex, checkRuns: CheckRuns, duties: HostDuties, jobTimeout: Int, interval: Int, logger: Logger
+        index: RunIndex, checkRuns: CheckRuns, duties: HostDuties, jobTimeout: Int, interval: Int, logger: Logger,
+        counters: SharedCounters? = nil
     ) {
+        self.counters = counters
         self.index = index
         self.checkRuns = checkRuns
         self.duties = duties
@@ -155,6 +159,7 @@ public final class Reconciler: Sendable {
                 return .removed
             }
             timedOutCount.add(1, ordering: .relaxed)
+            counters?.countTimedOut(1)
             log(.warning, "check run timed out: no result within JOB_TIMEOUT", run, now: now, status: state.status)
             return .timedOut
         } catch {

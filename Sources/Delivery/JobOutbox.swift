@@ -108,6 +108,14 @@ public final class JobOutbox: Sendable {
         Posix.list(spool.outbox).filter { $0.hasSuffix(".json") }.sorted()
     }
 
+    /// How many files the outbox holds, and when the oldest was first written (seconds since 1970; its name's
+    /// stamp, kept when a partial publish rewrites it), for status and metrics.
+    public func census() -> (count: Int, oldestWritten: Int?) {
+        let files = pendingFiles()
+        let oldest = files.first.flatMap { UInt64($0.prefix { $0 != "-" }) }.map { Int($0 / 1_000_000_000) }
+        return (files.count, oldest)
+    }
+
     /// How a claim of one outbox file ended.
     public enum ClaimOutcome: Sendable, Equatable {
         /// Published and removed.

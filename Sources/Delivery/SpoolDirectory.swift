@@ -74,6 +74,15 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// Whether a file can be made durable here now (status, SPEC §11): a small file written, fsynced, renamed and
+    /// removed, as an outbox write would be.
+    public func isWritable() -> Bool {
+        let probe = tmp + "/probe-" + String(getpid()) + "-" + Self.randomHex()
+        do { try writeDurably([0x31], to: probe) } catch { return false }
+        unlink(probe)
+        return true
+    }
+
     /// Removes files in `directory` whose modification time is more than `maxAge` seconds before `now`; returns
     /// how many.
     func removeFiles(in directory: String, olderThan maxAge: Int, now: Int) -> Int {

@@ -86,6 +86,8 @@ public final class GitHubClient: Sendable {
     /// owner/repo (lowercased) → installation id and when it was learnt (monotonic seconds).
     private let installations = Mutex<[String: (id: Int, at: Double)]>([:])
     private let minting = Mutex<Void>(())
+    /// Told of every answer (its status, nil when none arrived, and `x-ratelimit-remaining`): the host's metrics.
+    private let observer: (@Sendable (_ status: Int?, _ rateLimitRemaining: Int?) -> Void)?
 
     private struct CachedToken {
         var token: String
@@ -96,8 +98,10 @@ public final class GitHubClient: Sendable {
     /// A client for the App `credentials` at `apiBase` (`GITHUB_API_BASE`).
     public init(
         credentials: GitHubAppCredentials, apiBase: String, http: HTTPClient = HTTPClient(), logger: Logger,
-        wallClock: @escaping @Sendable () -> Int = WallClock.now
+        wallClock: @escaping @Sendable () -> Int = WallClock.now,
+        observer: (@Sendable (_ status: Int?, _ rateLimitRemaining: Int?) -> Void)? = nil
     ) {
+        self.observer = observer
         self.apiBase = apiBase
         self.appID = credentials.appID
         self.jwt = AppJWT(appID: credentials.appID, key: credentials.key)
@@ -309,7 +313,9 @@ public final class GitHubClient: Sendable {
                     method: method, url: url, headers: headers, body: body, timeout: min(10, remaining))
                 request.maxResponseBytes = maxResponseBytes
                 response = try http.send(request)
+                observer?(response.status, response.headers["x-ratelimit-remaining"].flatMap { Int($0) })
             } catch {
+                observer?(nil, nil)
                 if idempotent && error.isTransient && attempt < 3 && backoff(attempt, deadline) { continue }
                 throw GitHubError(.transport, message: error.message)
             }

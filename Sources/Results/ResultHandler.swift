@@ -24,12 +24,15 @@ public final class ResultHandler: Sendable {
     private let logs: LogUploader?
     private let logger: Logger
     private let wallClock: @Sendable () -> Int
+    /// What `METRICS_TEXTFILE` reports (SPEC §11); nil: nothing counted.
+    private let metrics: ResultsMetrics?
 
     /// A handler.
     public init(
         client: GitHubClient, checkName: String, logs: LogUploader?, logger: Logger,
-        wallClock: @escaping @Sendable () -> Int = WallClock.now
+        wallClock: @escaping @Sendable () -> Int = WallClock.now, metrics: ResultsMetrics? = nil
     ) {
+        self.metrics = metrics
         self.client = client
         self.checkRuns = CheckRuns(client: client, checkName: checkName, logsBaseURL: nil)
         self.logs = logs
@@ -51,17 +54,25 @@ public final class ResultHandler: Sendable {
             logger.log(
                 .error, "result rejected to the dead-letter queue",
                 ["reason": .string(error.message), "bytes": .int(message.body.count)])
+            metrics?.deadLettered(seconds: MonotonicClock.now() - started)
             return .deadLetter
         }
         let attempt = message.previousAttempts + 1
         do {
             let outcome = try handle(result, deadline: MonotonicClock.now() + 60)
             logLine(result, outcome, attempt: attempt, started: started)
+            let conclusion = outcome == .noInstallation ? "not_installed" : result.success ? "success" : "failure"
+            metrics?.completed(conclusion: conclusion, seconds: MonotonicClock.now() - started, now: wallClock())
             return .ack
         } catch {
             let disposition = Self.disposition(afterFailedAttempt: attempt, transient: error.isTransient)
             let ms = (MonotonicClock.now() - started) * 1000
             let repo = "\(result.owner)/\(result.repo)"
+            if case .retry = disposition {
+                metrics?.retried(seconds: ms / 1000)
+            } else {
+                metrics?.deadLettered(seconds: ms / 1000)
+            }
             if case .retry(let n) = disposition {
                 logger.log(
                     .warning, "result attempt failed, retrying",

@@ -18,6 +18,9 @@ public struct ResultsConfiguration: Sendable {
     public var logMaxBytes = 67_108_864
     /// Where logs are downloaded before the upload (`TMPDIR`) [/tmp].
     public var temporaryDirectory = "/tmp"
+    /// Where the metrics are written for node_exporter's textfile collector (`METRICS_TEXTFILE`), at start,
+    /// every 15 s and at exit; nil: nowhere.
+    public var metricsTextfile: String?
     /// `CA_BUNDLE`.
     public var http = HTTPSettings()
     /// `LOG_LEVEL`, `LOG_FORMAT`.
@@ -32,6 +35,7 @@ public struct ResultsConfiguration: Sendable {
             ConfigVariable("RESULTS_WORKERS", "4", "results handled at once, each on its own broker connection"),
             ConfigVariable("LOG_MAX_BYTES", "67108864", "the most of a job log downloaded and uploaded"),
             ConfigVariable("TMPDIR", "/tmp", "where logs are downloaded (unlinked files) before the upload"),
+            ConfigVariable("METRICS_TEXTFILE", nil, "metrics file for node_exporter's textfile collector (SPEC §11)"),
         ] + HTTPSettings.variables + LogSettings.variables
 
     /// Reads SPEC §2 from `environment`.
@@ -47,6 +51,14 @@ public struct ResultsConfiguration: Sendable {
             config.logMaxBytes = n
         }
         if let dir = env.value("TMPDIR") { config.temporaryDirectory = dir }
+        if let path = env.value("METRICS_TEXTFILE") {
+            guard path.hasSuffix(".prom") else {
+                throw ConfigurationError(
+                    variable: "METRICS_TEXTFILE", message: "must end in .prom (the textfile collector reads only those)"
+                )
+            }
+            config.metricsTextfile = path
+        }
         config.http = try HTTPSettings.load(env)
         config.log = try LogSettings.load(env)
         return config

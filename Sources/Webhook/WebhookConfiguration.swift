@@ -19,6 +19,10 @@ public struct WebhookConfiguration: Sendable {
     public var devModeRequested = false
     /// The only path answered (`WEBHOOK_PATH`) [/webhooks/github].
     public var webhookPath = "/webhooks/github"
+    /// The status endpoint (`STATUS_PATH`) [/solstice/status] (SPEC §11).
+    public var statusPath = "/solstice/status"
+    /// The Prometheus metrics endpoint (`METRICS_PATH`) [/solstice/metrics] (SPEC §11).
+    public var metricsPath = "/solstice/metrics"
     /// `host:port` or a unix socket path (`FCGI_LISTEN`); nil: the socket inherited on fd 0, or CGI.
     public var listen: String?
     /// Requests one process serves at once (`FCGI_WORKERS`) [2 × CPUs].
@@ -87,6 +91,8 @@ public struct WebhookConfiguration: Sendable {
             ConfigVariable("GITHUB_WEBHOOK_SECRET_FILE", nil, "file with one secret per line; any verifies (rotation)"),
             ConfigVariable("SOLSTICE_DEV_MODE", nil, "1: run without a webhook secret (never with App credentials)"),
             ConfigVariable("WEBHOOK_PATH", "/webhooks/github", "the only path answered (--webhook-path)"),
+            ConfigVariable("STATUS_PATH", "/solstice/status", "GET: the host's status as JSON (SPEC §11)"),
+            ConfigVariable("METRICS_PATH", "/solstice/metrics", "GET: the host's Prometheus metrics (SPEC §11)"),
             ConfigVariable("FCGI_LISTEN", "fd 0, or one CGI request", "host:port or a unix socket path (--listen)"),
             ConfigVariable("FCGI_WORKERS", "2 × CPUs", "requests served at once by one process (--workers)"),
             ConfigVariable("FCGI_CLIENT_TIMEOUT", "30s", "a client that stalls is cut off after this long"),
@@ -120,6 +126,14 @@ public struct WebhookConfiguration: Sendable {
                 throw ConfigurationError(variable: "WEBHOOK_PATH", message: "must start with / and have no query")
             }
             config.webhookPath = path
+        }
+        for (name, path) in [("STATUS_PATH", \WebhookConfiguration.statusPath), ("METRICS_PATH", \.metricsPath)] {
+            guard let value = env.value(name) else { continue }
+            guard value.hasPrefix("/"), !value.contains("?"), value != config.webhookPath else {
+                throw ConfigurationError(
+                    variable: name, message: "must start with /, have no query and differ from WEBHOOK_PATH")
+            }
+            config[keyPath: path] = value
         }
         config.listen = env.value("FCGI_LISTEN")
         if let n = try env.integer("FCGI_WORKERS", in: 1...1024, "expected a whole number from 1 to 1024") {

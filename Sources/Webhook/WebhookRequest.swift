@@ -84,6 +84,8 @@ public struct WebhookResponse: Sendable {
     /// Check Runs to write once the response was sent; the transport hands the response back to
     /// `WebhookResponder.afterAnswer`.
     public var checkRuns: PendingCheckRuns?
+    /// `Content-Type` of a non-empty body: JSON, but Prometheus text for `METRICS_PATH`.
+    public var contentType = "application/json"
 
     /// A response with nothing to do after it.
     public init(status: Int, headers: [Header], body: [UInt8]) {
@@ -133,7 +135,7 @@ public struct WebhookResponse: Sendable {
     /// The CGI response head and body: `Status:` line, headers, blank line, body.
     public func cgiBytes() -> [UInt8] {
         var head = "Status: \(status) \(reason)\r\n"
-        if !body.isEmpty { head += "Content-Type: application/json\r\n" }
+        if !body.isEmpty { head += "Content-Type: \(contentType)\r\n" }
         for h in headers { head += "\(h.name): \(Header.safeValue(h.value))\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
         return Array(head.utf8) + body

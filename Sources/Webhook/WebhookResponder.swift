@@ -50,6 +50,9 @@ public final class WebhookResponder: Sendable {
     let logger: Logger
     let clock: @Sendable () -> Int
     private let devMode: Bool
+    /// `STATUS_PATH`, `METRICS_PATH` and the host's counters (SPEC §11); nil: neither answered nor counted.
+    let operations: OperationsEndpoints?
+    private let webhookPath: String
 
     /// A responder for `configuration`. `expander` reads workflows (one job per commit without it), `dispatcher`
     /// publishes and spools, `spool` (nil: no duplicate detection) holds the delivery records, `app` asks GitHub
@@ -59,9 +62,11 @@ public final class WebhookResponder: Sendable {
     public init(
         configuration: WebhookConfiguration, dispatcher: JobDispatcher,
         expander: any JobExpanding = SingleJobExpander(), app: AppAccess? = nil,
-        spool: SpoolDirectory? = nil, checksOutbox: SpoolQueue? = nil, deferred: SpoolQueue? = nil, logger: Logger,
-        clock: @escaping @Sendable () -> Int = WallClock.now
+        spool: SpoolDirectory? = nil, checksOutbox: SpoolQueue? = nil, deferred: SpoolQueue? = nil,
+        operations: OperationsEndpoints? = nil, logger: Logger, clock: @escaping @Sendable () -> Int = WallClock.now
     ) {
+        self.operations = operations
+        webhookPath = configuration.webhookPath
         gate = WebhookGate(configuration: configuration)
         routing = Routing(repoAllowlist: configuration.repoAllowlist, branchAllowlist: configuration.branchAllowlist)
         planner = JobPlanner(runsOnDefault: configuration.runsOnDefault, runsOnMap: configuration.runsOnMap)
@@ -85,6 +90,8 @@ public final class WebhookResponder: Sendable {
     /// Answers `request`. `readBody(limit)` returns the raw body, reading at most `limit + 1` bytes, or nil when
     /// the client went away; it is called only after the head passed its checks.
     public func respond(to request: WebhookRequest, readBody: (Int) -> [UInt8]?) -> WebhookResponse {
+        // SPEC §3's first row: the operations endpoints answer before the gate's path check.
+        if let answer = operations?.answer(request) { return answer }
         let started = MonotonicClock.now()
         var githubMilliseconds = 0.0
         let verdict: Verdict
@@ -95,6 +102,9 @@ public final class WebhookResponder: Sendable {
             verdict = error
         }
         let (response, jobs) = Self.response(for: verdict, delivery: request.delivery)
+        if let counters = operations?.counters {
+            count(verdict, request: request, status: response.status, seconds: MonotonicClock.now() - started, counters)
+        }
         if devMode {
             logger.log(
                 .warning, "dev mode: request accepted without a signature check",
@@ -108,6 +118,16 @@ public final class WebhookResponder: Sendable {
                 "ms": .double((MonotonicClock.now() - started) * 1000), "github_ms": .double(githubMilliseconds),
             ])
         return response
+    }
+
+    /// Counts a request to `WEBHOOK_PATH` (SPEC §11: only those) and whether it was a duplicate; jobs are counted
+    /// where they are dispatched (`accept`), so deferred expansions count too.
+    private func count(
+        _ verdict: Verdict, request: WebhookRequest, status: Int, seconds: Double, _ counters: SharedCounters
+    ) {
+        guard request.path == webhookPath else { return }
+        counters.countWebhook(event: request.event, status: status, seconds: seconds)
+        if case .duplicate = verdict { counters.countDuplicate() }
     }
 
     /// The work promised by `response` that waits for the answer to be out: its Check Runs, when there is no
@@ -270,6 +290,7 @@ public final class WebhookResponder: Sendable {
         case .spooled: spooled = true
         case .failed(let reason): throw .rejected(Rejection(status: 503, message: reason))
         }
+        operations?.counters.countJobs(requests.count, spooled: spooled)
         var fields: [(String, JSONField)] = [
             ("delivery", .string(deliveryID)), ("event", .string(trigger.event)), ("group_id", .string(ids.groupID)),
             ("jobs", .array(requests.map(Self.jobSummary))), ("spooled", .bool(spooled)),

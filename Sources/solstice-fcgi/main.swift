@@ -152,10 +152,19 @@ do {
     tool.fail(error.description)
 }
 let logger = configuration.log.logger
+// The host's metrics (SPEC §11), shared through SPOOL_DIR/metrics.v1 by every process of the spool; nil only when the
+// spool cannot hold them (the spool's own checks below say why).
+let counters = try? SharedCounters(spool: SpoolDirectory(path: configuration.spoolDir))
+let githubObserver: (@Sendable (Int?, Int?) -> Void)? = counters.map { counters in
+    { @Sendable status, remaining in
+        counters.countGitHubResponse(status: status, rateLimitRemaining: remaining, now: WallClock.now())
+    }
+}
 let github = configuration.github.app.map {
     GitHubClient(
         credentials: $0, apiBase: configuration.github.apiBase, http: HTTPClient(settings: configuration.http),
-        logger: logger)
+        logger: logger,
+        observer: githubObserver)
 }
 
 // MARK: - Commands
@@ -210,7 +219,7 @@ let runIndex = RunIndex(spool: spool)
 func makeReconciler(_ checkRuns: CheckRuns) -> Reconciler {
     Reconciler(
         index: runIndex, checkRuns: checkRuns, duties: HostDuties(spool: spool), jobTimeout: configuration.jobTimeout,
-        interval: configuration.reconcileInterval, logger: logger)
+        interval: configuration.reconcileInterval, logger: logger, counters: counters)
 }
 let drainer = OutboxDrainer(
     outbox: outbox, records: DeliveryRecords(spool: spool), publisher: publisher, logger: logger)
@@ -229,7 +238,7 @@ if command == "repair-deliveries" {
     guard let github else {
         tool.fail("repair-deliveries needs the GitHub App (GITHUB_APP_ID, GITHUB_APP_KEY_PATH)", code: 1)
     }
-    let repair = GapRepair(client: github, spool: spool, interval: 0, logger: logger)
+    let repair = GapRepair(client: github, spool: spool, interval: 0, logger: logger, counters: counters)
     do {
         let outcome = try repair.passNow(since: repairSince.map { WallClock.now() - $0 })
         for request in outcome.requested { print(request.line) }
@@ -252,10 +261,27 @@ if let github {
 } else {
     logger.log(.info, "no GitHub App configured: one job per commit, no workflow expansion, no Check Runs")
 }
+// One CGI request has no publisher thread holding a connection: its status tries the broker now.
+let amqpSettings = configuration.amqp
+let servesOneCGIRequest = FastCGIListener.isCGI && configuration.listen == nil
+let brokerConnected: @Sendable () -> Bool = { [publisher] in
+    guard servesOneCGIRequest else { return publisher.isConnected }
+    do { try JobPublisher.declareTopology(amqpSettings, timeout: 2) } catch { return false }
+    return true
+}
+var operations: OperationsEndpoints?
+if let counters {
+    let sources = OperationsEndpoints.Sources(
+        version: String(tool.version.split(separator: " ").last ?? ""), brokerConnected: brokerConnected,
+        brokerHost: (try? AMQPAddress(url: configuration.amqp.url))?.host ?? "", githubConfigured: github != nil)
+    operations = OperationsEndpoints(
+        configuration: configuration, spool: spool, counters: counters, deferred: deferredExpansions,
+        checks: checksOutbox, sources: sources)
+}
 let responder = WebhookResponder(
     configuration: configuration, dispatcher: JobDispatcher(publisher: publisher, outbox: outbox, logger: logger),
     expander: expander, app: app, spool: spool, checksOutbox: checksOutbox, deferred: deferredExpansions,
-    logger: logger)
+    operations: operations, logger: logger)
 // The GitHub side's background work (SPEC §7): the Checks outbox and the deferred expansions; both need the App.
 let checksWorker = app.map { app in
     let sender = ChecksSender(writer: app.writer, pacer: pacer, logger: logger)
@@ -305,7 +331,9 @@ drainer.start()
 checksWorker?.start(threads: 4)
 deferredWorker?.start(every: 1)
 if let github {
-    GapRepair(client: github, spool: spool, interval: configuration.gapRepairInterval, logger: logger).start()
+    GapRepair(
+        client: github, spool: spool, interval: configuration.gapRepairInterval, logger: logger, counters: counters
+    ).start()
 }
 if let app { makeReconciler(app.checkRuns).start() }
 let watchdog = StallWatchdog(timeout: Double(configuration.clientTimeout), logger: logger)

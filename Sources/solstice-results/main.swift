@@ -21,6 +21,8 @@ import Results
 // |                               | with confirms); one curl handle at a   | (mutex), the HTTP handle pool (mutex)    |
 // |                               | time from the pool                     |                                          |
 // | signal (TerminationSignal)    | nothing                                | the StopSignal (atomic)                  |
+// | metrics (METRICS_TEXTFILE)    | nothing                                | ResultsMetrics (mutex); writes the file  |
+// |                               |                                        | every 15 s (temporary file + rename)     |
 // | main                          | nothing                                | waits for the consumers to finish        |
 //
 // No thread waits out a retry: a result whose attempt failed for a passing reason is republished to a delay queue
@@ -73,7 +75,16 @@ let logs = configuration.github.logsBaseURL.map {
         logsBaseURL: $0, s3: configuration.s3, http: http, temporaryDirectory: configuration.temporaryDirectory,
         maxBytes: Int64(configuration.logMaxBytes))
 }
-let handler = ResultHandler(client: client, checkName: configuration.github.checkName, logs: logs, logger: logger)
+let metrics = ResultsMetrics()
+let handler = ResultHandler(
+    client: client, checkName: configuration.github.checkName, logs: logs, logger: logger, metrics: metrics)
+/// Writes METRICS_TEXTFILE (SPEC §11) when it is configured; a failure is logged, never fatal.
+let writeMetrics: @Sendable () -> Void = { [metrics, logger, metricsTextfile = configuration.metricsTextfile] in
+    guard let path = metricsTextfile else { return }
+    do { try metrics.write(to: path) } catch {
+        logger.log(.warning, "metrics textfile not written", ["error": .string("\(error)")])
+    }
+}
 let consumer: ResultConsumer
 do { consumer = try ResultConsumer(settings: configuration.amqp, logger: logger) } catch {
     tool.fail("invalid configuration: AMQP_URL: \(error.message)")
@@ -96,6 +107,15 @@ logger.log(
         "github": .string(configuration.github.apiBase), "logs": .string(configuration.github.logsBaseURL ?? "none"),
         "s3": .string(configuration.s3.map { "\($0.endpoint)/\($0.bucket)" } ?? "none"),
     ])
+writeMetrics()
+if configuration.metricsTextfile != nil {
+    Threads.start {
+        while true {
+            MonotonicClock.sleep(15)
+            writeMetrics()
+        }
+    }
+}
 let finished = DispatchSemaphore(value: 0)
 for worker in 1...configuration.workers {
     Threads.start {
@@ -104,5 +124,6 @@ for worker in 1...configuration.workers {
     }
 }
 for _ in 1...configuration.workers { finished.wait() }
+writeMetrics()
 logger.log(.info, "stopped")
 exit(0)
