@@ -58,6 +58,26 @@ public struct AMQPAddress: Sendable, Equatable {
         self.password = password
     }
 
+    /// Parses an `AMQP_URL` that lists one or more nodes, comma-separated (SPEC §2, §12), in order; blanks around
+    /// a URL are ignored. Throws naming the URL at fault ("URL 2 of 3: ...") when there are several.
+    public static func list(_ urls: String) throws(AMQPAddressError) -> [AMQPAddress] {
+        let parts = urls.split(separator: ",", omittingEmptySubsequences: false).map {
+            String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        }
+        if parts.count == 1 { return [try AMQPAddress(url: urls)] }
+        var addresses: [AMQPAddress] = []
+        for (index, part) in parts.enumerated() {
+            do { addresses.append(try AMQPAddress(url: part)) } catch {
+                let what = part.isEmpty ? "empty (two commas, or a comma at an end)" : error.message
+                throw AMQPAddressError(message: "URL \(index + 1) of \(parts.count): \(what)")
+            }
+        }
+        return addresses
+    }
+
+    /// `host:port`, as logs and the status show the node in use (never the credentials).
+    public var node: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
     private static func percentDecode(_ s: Substring) -> String? {
         PercentEncoding.decode(s.utf8).map { String(decoding: $0, as: UTF8.self) }
     }

@@ -2,7 +2,8 @@ import Base
 
 /// Broker address and the names of SPEC §6, shared by both daemons.
 public struct AMQPSettings: Sendable, Equatable {
-    /// `AMQP_URL` [amqp://127.0.0.1:5672/%2f].
+    /// `AMQP_URL` [amqp://127.0.0.1:5672/%2f]: one URL, or several comma-separated (the nodes of a cluster, tried
+    /// in order and failed over, SPEC §12; `AMQPAddress.list`).
     public var url = "amqp://127.0.0.1:5672/%2f"
     /// `AMQP_EXCHANGE` [solstice.jobs].
     public var exchange = "solstice.jobs"
@@ -54,7 +55,11 @@ public struct AMQPSettings: Sendable, Equatable {
 
     /// The variables of this part, with their defaults.
     public static let variables: [ConfigVariable] =
-        [ConfigVariable("AMQP_URL", AMQPSettings().url, "broker: amqp://user:password@host:port/vhost")]
+        [
+            ConfigVariable(
+                "AMQP_URL", AMQPSettings().url,
+                "broker: amqp://user:password@host:port/vhost, or several comma-separated (a cluster's nodes)")
+        ]
         + names.map { ConfigVariable($0.0, AMQPSettings()[keyPath: $0.1], $0.2) }
         + [ConfigVariable("AMQP_QUEUE_TYPE", "classic", "type of every queue declared: classic or quorum")]
 
@@ -82,7 +87,7 @@ public struct AMQPSettings: Sendable, Equatable {
             settings.queueType = type
         }
         if let url = env.value("AMQP_URL") {
-            do { _ = try AMQPAddress(url: url) } catch {
+            do { _ = try AMQPAddress.list(url) } catch {
                 throw ConfigurationError(variable: "AMQP_URL", message: error.message)
             }
             settings.url = url

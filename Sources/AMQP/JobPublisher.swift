@@ -28,9 +28,16 @@ public enum PublishResult: Sendable, Equatable {
 /// delivery tag of theirs is acked (or nacked, returned, lost, or 5 s pass). Many publishes are in flight on the
 /// channel at once, so one broker round trip confirms a whole batch of requests. The connection is opened on
 /// first use, kept, and opened again on the next publish after any failure.
+///
+/// Several nodes (`AMQP_URL` a comma-separated list, SPEC §12): a connect tries them in order from the node in
+/// favour, the first at start; a node that refuses is passed over for the next. A lost connection puts the next
+/// node in favour, so the reconnect goes there first. Messages in flight on a lost connection still fail to their
+/// callers, which spool them (SPEC §7); they are not republished here.
 public final class JobPublisher: MessagePublishing {
     private let settings: AMQPSettings
-    private let address: AMQPAddress
+    private let addresses: [AMQPAddress]
+    /// The node a connect tries first: the one connected to, or the next after one lost.
+    private let node = Atomic<Int>(0)
     private let logger: Logger
     private let confirmTimeout: Double
     /// Messages waiting for the publisher thread, and whether that thread sleeps and must be woken.
@@ -49,7 +56,7 @@ public final class JobPublisher: MessagePublishing {
         settings: AMQPSettings, logger: Logger, confirmTimeout: Double = 5, connectAtStart: Bool = false
     ) throws(AMQPAddressError) {
         self.settings = settings
-        self.address = try AMQPAddress(url: settings.url)
+        self.addresses = try AMQPAddress.list(settings.url)
         self.logger = logger
         self.confirmTimeout = confirmTimeout
         var fds: [Int32] = [0, 0]
@@ -86,16 +93,29 @@ public final class JobPublisher: MessagePublishing {
     /// few seconds of the broker's return; otherwise on the next publish.
     public var isConnected: Bool { connected.load(ordering: .relaxed) }
 
+    /// `host:port` of the node connected to now, nil while not connected (status, SPEC §12).
+    public var connectedNode: String? {
+        isConnected ? addresses[node.load(ordering: .relaxed) % addresses.count].node : nil
+    }
+
     fileprivate func setConnected(_ value: Bool) { connected.store(value, ordering: .relaxed) }
+
+    /// The connection to the node in favour was lost: the next connect tries the next node first.
+    fileprivate func failOver() {
+        let lost = node.load(ordering: .relaxed)
+        node.store(AMQPFailover.next(after: lost, of: addresses.count), ordering: .relaxed)
+    }
 
     /// Declares the jobs' topology once on a fresh connection, as the publisher does on connect; for `check-config`.
     public static func declareTopology(_ settings: AMQPSettings, timeout: Double = 5) throws(AMQPError) {
-        let address: AMQPAddress
-        do { address = try AMQPAddress(url: settings.url) } catch {
+        let addresses: [AMQPAddress]
+        do { addresses = try AMQPAddress.list(settings.url) } catch {
             throw AMQPError(code: -1, message: "AMQP_URL: \(error.message)")
         }
-        let connection = try AMQPConnection(address: address, timeout: timeout)
-        try AMQPTopology.declareJobs(on: connection, settings)
+        _ = try AMQPFailover.connect(addresses, from: 0) { address throws(AMQPError) in
+            let connection = try AMQPConnection(address: address, timeout: timeout)
+            try AMQPTopology.declareJobs(on: connection, settings)
+        }
     }
 
     fileprivate func takePending() -> [(AMQPMessage, PublishTicket, Int)] {
@@ -133,10 +153,16 @@ public final class JobPublisher: MessagePublishing {
     fileprivate var timeout: Double { confirmTimeout }
 
     fileprivate func connect() throws(AMQPError) -> AMQPConnection {
-        let connection = try AMQPConnection(address: address, timeout: 2)
-        try AMQPTopology.declareJobs(on: connection, settings)
-        try connection.enableConfirms()
+        let (connection, index) = try AMQPFailover.connect(addresses, from: node.load(ordering: .relaxed)) {
+            address throws(AMQPError) in
+            let connection = try AMQPConnection(address: address, timeout: 2)
+            try AMQPTopology.declareJobs(on: connection, settings)
+            try connection.enableConfirms()
+            return connection
+        }
+        node.store(index, ordering: .relaxed)
         setConnected(true)
+        let address = addresses[index]
         logger.log(.info, "connected to broker", ["host": .string(address.host), "port": .int(address.port)])
         return connection
     }
@@ -273,6 +299,7 @@ private final class PublisherLoop: @unchecked Sendable {
         let batch = owner.takePending()
         guard !batch.isEmpty else { return }
         if connection == nil || connection?.isOpen == false {
+            if connection != nil { owner.failOver() }  // closed under us: the next node first
             connection = nil
             owner.setConnected(false)
             guard MonotonicClock.now() >= retryAfter else {
@@ -355,5 +382,6 @@ private final class PublisherLoop: @unchecked Sendable {
         inFlight.removeAll()
         connection = nil
         owner.setConnected(false)
+        owner.failOver()
     }
 }

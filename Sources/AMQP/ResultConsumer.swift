@@ -42,9 +42,13 @@ public struct ConsumedMessage: Sendable {
 /// in trouble) and declares the topology again, which re-creates a retry queue deleted under it. The failed attempt
 /// is then not counted. If the confirm arrives after the deadline after all, the result exists twice; completing
 /// a Check Run twice writes the same fields.
+///
+/// Several nodes (`AMQP_URL` a comma-separated list, SPEC §12): each connect tries them in order from the node in
+/// favour, the first at start, passing over one that refuses; the pause comes only once every node failed. A lost
+/// connection puts the next node in favour; what was prefetched and unacked is redelivered by the cluster.
 public final class ResultConsumer: Sendable {
     private let settings: AMQPSettings
-    private let address: AMQPAddress
+    private let addresses: [AMQPAddress]
     private let prefetch: UInt16
     private let logger: Logger
     private let confirmTimeout: Double
@@ -54,7 +58,7 @@ public final class ResultConsumer: Sendable {
         throws(AMQPAddressError)
     {
         self.settings = settings
-        self.address = try AMQPAddress(url: settings.url)
+        self.addresses = try AMQPAddress.list(settings.url)
         self.prefetch = prefetch
         self.logger = logger
         self.confirmTimeout = confirmTimeout
@@ -63,14 +67,18 @@ public final class ResultConsumer: Sendable {
     /// Consumes until `stop` is requested; returns once the message in hand is finished.
     public func run(worker: Int, stop: StopSignal, handler: (ConsumedMessage) -> ConsumeDisposition) {
         var pause = 0.25
+        var node = 0
         while !stop.isRequested {
             let connection: AMQPConnection
             do {
-                connection = try AMQPConnection(address: address, timeout: 5)
-                try AMQPTopology.declareResults(on: connection, settings)
-                try connection.enableConfirms()
-                try connection.setPrefetch(prefetch)
-                try connection.consume(queue: settings.resultsQueue)
+                (connection, node) = try AMQPFailover.connect(addresses, from: node) { address throws(AMQPError) in
+                    let connection = try AMQPConnection(address: address, timeout: 5)
+                    try AMQPTopology.declareResults(on: connection, settings)
+                    try connection.enableConfirms()
+                    try connection.setPrefetch(prefetch)
+                    try connection.consume(queue: settings.resultsQueue)
+                    return connection
+                }
             } catch {
                 logger.log(
                     .error, "broker connection failed",
@@ -79,6 +87,7 @@ public final class ResultConsumer: Sendable {
                 pause = min(pause * 2, 5)
                 continue
             }
+            let address = addresses[node]
             logger.log(
                 .info, "consuming results",
                 [
@@ -92,6 +101,7 @@ public final class ResultConsumer: Sendable {
                 // A connection that served a while was healthy: start the pauses afresh. One lost at once (a
                 // refused retry, again and again) keeps growing them.
                 if MonotonicClock.now() - connected > 30 { pause = 0.25 }
+                node = AMQPFailover.next(after: node, of: addresses.count)
                 logger.log(
                     .error, "broker connection lost",
                     ["worker": .int(worker), "error": .string(error.message), "retry_in_s": .double(pause)])

@@ -273,7 +273,7 @@ var operations: OperationsEndpoints?
 if let counters {
     let sources = OperationsEndpoints.Sources(
         version: String(tool.version.split(separator: " ").last ?? ""), brokerConnected: brokerConnected,
-        brokerHost: (try? AMQPAddress(url: configuration.amqp.url))?.host ?? "", githubConfigured: github != nil)
+        brokerHost: (try? AMQPAddress.list(configuration.amqp.url))?.first?.host ?? "", githubConfigured: github != nil)
     operations = OperationsEndpoints(
         configuration: configuration, spool: spool, counters: counters, deferred: deferredExpansions,
         checks: checksOutbox, sources: sources)

@@ -1,5 +1,5 @@
 /// An AMQP 0-9-1 peer on 127.0.0.1 that speaks just enough of RabbitMQ for rabbitmq-c: the handshake, channel 1,
-/// declarations, `confirm.select`, and `basic.publish` answered as the test says (ack, nack, return, silence, a
+/// declarations, `confirm.select`, `basic.qos` and `basic.consume` (it never delivers), and `basic.publish` answered as the test says (ack, nack, return, silence, a
 /// dropped connection). The broker half of the publisher's behaviour, in unit tests; the integration suite runs the
 /// same cases against RabbitMQ itself (tests/integration).
 public final class FakeBroker: Sendable {
@@ -115,6 +115,8 @@ private struct Session {
                 send(method: 50, 11, [UInt8(name.count)] + name + Wire.uint32(0) + Wire.uint32(0), channel: 1)
             case (50, 20): send(method: 50, 21, [], channel: 1)
             case (85, 10): send(method: 85, 11, [], channel: 1)
+            case (60, 10): send(method: 60, 11, [], channel: 1)  // basic.qos
+            case (60, 20): send(method: 60, 21, Wire.shortString("fake-consumer"), channel: 1)  // basic.consume
             case (60, 40):
                 guard let header = readFrame(), header.type == 2, header.payload.count >= 14 else { return }
                 let size = Int(Wire.uint64(header.payload, 4))
