@@ -17,52 +17,8 @@ NODES=(1 2 3)
 
 log() { echo "cluster: $*" >&2; }
 
-proc_field() { # pid index: a field of /proc/PID/stat after the command name (0 state, 19 start time)
-    local stat fields
-    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
-    read -r -a fields <<<"${stat##*) }"
-    printf '%s' "${fields[$2]:-}"
-}
-alive() { local s; s=$(proc_field "$1" 0); [ -n "$s" ] && [ "$s" != Z ]; }
-stop_pid() { # pid [signal]: signal, wait 10 s, then KILL
-    local pid=$1 sig=${2:-TERM}
-    [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] || return 0
-    alive "$pid" || return 0
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do alive "$pid" || return 0; sleep 0.1; done
-    log "PID $pid did not exit on SIG$sig within 10 s: KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
-}
-descendants() { # pid: PID:STARTTIME of every process below it
-    local -A below=()
-    local file stat pid fields queue=("$1") entry
-    for file in /proc/[0-9]*/stat; do
-        { read -r stat <"$file"; } 2>/dev/null || continue
-        pid=${stat%% *}
-        read -r -a fields <<<"${stat##*) }"
-        below[${fields[1]}]+=" $pid:${fields[19]}"
-    done
-    while ((${#queue[@]})); do
-        for entry in ${below[${queue[0]}]:-}; do echo "$entry"; queue+=("${entry%%:*}"); done
-        queue=("${queue[@]:1}")
-    done
-}
-stop_listed() {
-    local entry pid
-    for entry in "$@"; do
-        pid=${entry%%:*}
-        if [ "$(proc_field "$pid" 19)" = "${entry#*:}" ]; then stop_pid "$pid"; fi
-    done
-}
-pid_in() { # file glob: the PID in FILE if that process runs a program matching GLOB
-    local pid comm
-    pid=$(cat "$1" 2>/dev/null || true)
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
-    # shellcheck disable=SC2053
-    if [[ "$comm" == $2 ]] && alive "$pid"; then echo "$pid"; fi
-}
+# shellcheck source=scripts/processes.sh
+. "$ROOT/scripts/processes.sh"
 
 node_name() { echo "solstice-c$1@localhost"; }
 node_dir() { echo "$STATE/n$1"; }
