@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A local 3-node RabbitMQ cluster (prototype for issue 15), by PID only, loopback only, its own ports and epmd:
-#   scripts/cluster.sh up | down | status | kill N | ctl N ARGS...
+#   scripts/cluster.sh up | fresh | down | status | kill N | start N | ctl N ARGS...
 # Nodes solstice-c1..c3@localhost on AMQP 127.0.0.1:5681..5683 (CLUSTER_PORT_BASE), dist ports 25681..25683,
 # epmd port 24681 (CLUSTER_EPMD_PORT); state under .solstice/cluster/ (HOME there holds the shared .erlang.cookie).
 # `kill N` is kill -9 of node N's beam (fault tests); `down` stops every node it started and the epmd it caused.
+# `fresh` is `down`, the nodes' data removed, then `up`: the tests start from a cluster without queues or messages.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -130,6 +131,11 @@ cluster_down() {
 
 case "$CMD" in
 up) cluster_up ;;
+fresh)
+    cluster_down
+    rm -rf "$STATE"/n[123] "$STATE/cluster.env" "$STATE/join.log"
+    cluster_up
+    ;;
 down) cluster_down ;;
 status)
     for n in "${NODES[@]}"; do
@@ -157,7 +163,7 @@ ctl)
     ctl "$n" "$@"
     ;;
 *)
-    echo "usage: $0 up|down|status|kill N|start N|ctl N ARGS" >&2
+    echo "usage: $0 up|fresh|down|status|kill N|start N|ctl N ARGS" >&2
     exit 2
     ;;
 esac

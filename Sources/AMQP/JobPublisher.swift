@@ -94,9 +94,10 @@ public final class JobPublisher: MessagePublishing {
     public var isConnected: Bool { connected.load(ordering: .relaxed) }
 
     /// `host:port` of the node connected to now, nil while not connected (status, SPEC §12).
-    public var connectedNode: String? {
-        isConnected ? addresses[node.load(ordering: .relaxed) % addresses.count].node : nil
-    }
+    public var connectedNode: String? { isConnected ? nodeInFavour.node : nil }
+
+    /// The node connected to, or while not connected the one the next connect tries first.
+    public var nodeInFavour: AMQPAddress { addresses[node.load(ordering: .relaxed) % addresses.count] }
 
     fileprivate func setConnected(_ value: Bool) { connected.store(value, ordering: .relaxed) }
 
@@ -241,6 +242,8 @@ private final class PublisherLoop: @unchecked Sendable {
     private var retryAfter = 0.0
     private var lastConnectError = ""
     private var idleRetryAt = 0.0
+    /// A nack arrived in the events just handled.
+    private var nacked = false
 
     init(owner: JobPublisher) { self.owner = owner }
 
@@ -285,6 +288,7 @@ private final class PublisherLoop: @unchecked Sendable {
             } catch {
                 dropConnection(error.message)
             }
+            if nacked { renewAfterNack() }
             expireDeadlines()
         }
     }
@@ -342,6 +346,7 @@ private final class PublisherLoop: @unchecked Sendable {
                 settle(tag: tag, multiple: multiple) { $0.ticket.ack($0.index) }
             case .nack(let tag, let multiple):
                 settle(tag: tag, multiple: multiple) { $0.ticket.fail($0.index, "broker nacked the message") }
+                nacked = true
             case .returned(let messageID, let replyText):
                 // A return precedes the ack of the same message: settle it as failed now, and drop it so that
                 // its ack counts for nothing.
@@ -374,6 +379,23 @@ private final class PublisherLoop: @unchecked Sendable {
             entry.ticket.fail(entry.index, "no confirm from the broker within \(JobPublisher.seconds(owner.timeout))")
             inFlight.removeValue(forKey: tag)
         }
+    }
+
+    /// After a nack the channel is not trusted again: a quorum queue's channel that began publishing while the
+    /// queue was electing a leader (the node in use was just lost) nacked every later message until it closed,
+    /// seen against RabbitMQ 3.10 (tests/integration/test_cluster.py). A fresh connection, to the same node and
+    /// after a short pause (an election takes a fraction of a second), starts with the queue's new leader. What
+    /// is still in flight fails to its callers, which spool it (SPEC §7); a nack is rare, so this costs little.
+    private func renewAfterNack() {
+        nacked = false
+        guard connection != nil else { return }
+        owner.log(.warning, "broker nacked a message: opening a fresh connection")
+        for entry in inFlight.values { entry.ticket.fail(entry.index, "broker nacked a message on this channel") }
+        inFlight.removeAll()
+        connection = nil
+        owner.setConnected(false)
+        retryAfter = MonotonicClock.now() + 0.2
+        idleRetryAt = retryAfter
     }
 
     private func dropConnection(_ reason: String) {

@@ -59,6 +59,8 @@ public struct ConfigCheck: Sendable {
         } catch {
             let fix: String
             switch error.code {
+            case 406 where error.message.contains("'x-queue-type'"):
+                fix = Self.queueTypeMismatch(error.message, configured: configuration.amqp.queueType)
             case 406:
                 fix =
                     "a queue or exchange exists with other arguments; delete it (rabbitmqctl delete_queue NAME) "
@@ -70,6 +72,21 @@ public struct ConfigCheck: Sendable {
             }
             return CheckResult(name: "broker", ok: false, detail: "\(error.message): \(fix)")
         }
+    }
+
+    /// The fix for RabbitMQ's 406 on `x-queue-type` ("inequivalent arg 'x-queue-type' for queue 'NAME' …"): the
+    /// queue exists as the other type, and a queue's type cannot change in place (SPEC §12).
+    static func queueTypeMismatch(_ message: String, configured: AMQPQueueType) -> String {
+        var queue = "a queue"
+        if let start = message.firstRange(of: "for queue '")?.upperBound,
+            let end = message[start...].firstIndex(of: "'")
+        {
+            queue = "queue '\(message[start..<end])'"
+        }
+        let existing = configured == .quorum ? "classic" : "quorum"
+        return "\(queue) exists as a \(existing) queue but AMQP_QUEUE_TYPE=\(configured.rawValue); a queue's type "
+            + "cannot change in place: set AMQP_QUEUE_TYPE=\(existing) to keep it, or migrate (README, "
+            + "\"Moving to quorum queues\": stop the publishers, let the consumers drain it, delete it, start again)"
     }
 
     /// The App key signs a JWT that GitHub accepts, and GitHub's App id is `GITHUB_APP_ID`.

@@ -12,19 +12,21 @@ public final class OperationsEndpoints: Sendable {
         public var version: String
         /// Whether the broker connection is up now.
         public var brokerConnected: @Sendable () -> Bool
-        /// The broker's host (`AMQP_URL`'s, without credentials).
-        public var brokerHost: String
+        /// The broker node in use (`host`, and `host:port`): the one connected to, else the one the next connect
+        /// tries first; with several nodes in `AMQP_URL` this is how an operator sees a failover (SPEC §12).
+        public var brokerNode: @Sendable () -> (host: String, node: String)
         /// Whether App credentials are configured.
         public var githubConfigured: Bool
 
         /// The sources.
         public init(
-            version: String, brokerConnected: @escaping @Sendable () -> Bool, brokerHost: String,
+            version: String, brokerConnected: @escaping @Sendable () -> Bool,
+            brokerNode: @escaping @Sendable () -> (host: String, node: String),
             githubConfigured: Bool
         ) {
             self.version = version
             self.brokerConnected = brokerConnected
-            self.brokerHost = brokerHost
+            self.brokerNode = brokerNode
             self.githubConfigured = githubConfigured
         }
     }
@@ -93,6 +95,7 @@ public final class OperationsEndpoints: Sendable {
         let now = clock()
         let writable = spool.isWritable()
         let connected = sources.brokerConnected()
+        let broker = sources.brokerNode()
         let queues = queues(now: now)
         let snapshot = counters.snapshot()
         let state = !writable ? "failing" : connected ? "ok" : "degraded"
@@ -103,7 +106,12 @@ public final class OperationsEndpoints: Sendable {
         }
         let body = JSONField.object([
             ("status", .string(state)), ("version", .string(sources.version)),
-            ("broker", .object([("connected", .bool(connected)), ("url_host", .string(sources.brokerHost))])),
+            (
+                "broker",
+                .object([
+                    ("connected", .bool(connected)), ("url_host", .string(broker.host)), ("node", .string(broker.node)),
+                ])
+            ),
             (
                 "spool",
                 .object([

@@ -273,7 +273,8 @@ var operations: OperationsEndpoints?
 if let counters {
     let sources = OperationsEndpoints.Sources(
         version: String(tool.version.split(separator: " ").last ?? ""), brokerConnected: brokerConnected,
-        brokerHost: (try? AMQPAddress.list(configuration.amqp.url))?.first?.host ?? "", githubConfigured: github != nil)
+        brokerNode: { [publisher] in (publisher.nodeInFavour.host, publisher.nodeInFavour.node) },
+        githubConfigured: github != nil)
     operations = OperationsEndpoints(
         configuration: configuration, spool: spool, counters: counters, deferred: deferredExpansions,
         checks: checksOutbox, sources: sources)

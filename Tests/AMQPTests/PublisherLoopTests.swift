@@ -32,7 +32,8 @@ import Testing
     }
 
     @Test func aNackedMessageIsTheOnlyUnconfirmedOne() throws {
-        let broker = try FakeBroker { $0.tag == 2 ? [.nack(2)] : [.ack($0.tag)] }
+        // The third is acked before the second is nacked: a nack renews the channel, failing what is still in flight.
+        let broker = try FakeBroker { $0.tag == 1 ? [.ack(1)] : $0.tag == 3 ? [.ack(3), .nack(2)] : [] }
         defer { broker.stop() }
         #expect(
             try Self.publisher(broker).publish(JobPublisherTests.messages(3))
@@ -40,15 +41,29 @@ import Testing
     }
 
     @Test func aMultipleNackFailsEveryMessageUpToIt() throws {
-        // Nothing for the first message, a nack of both for the second, and for the third an ack of everything
-        // still unconfirmed, which is only the third by then.
-        let broker = try FakeBroker {
-            $0.tag == 1 ? [] : $0.tag == 2 ? [.nack(2, multiple: true)] : [.ack(3, multiple: true)]
-        }
+        // Nothing for the first two messages; on the third, its own ack and then a nack of both earlier ones.
+        let broker = try FakeBroker { $0.tag == 3 ? [.ack(3), .nack(2, multiple: true)] : [] }
         defer { broker.stop() }
         #expect(
             try Self.publisher(broker).publish(JobPublisherTests.messages(3))
                 == .failed("broker nacked the message", unconfirmed: [0, 1]))
+    }
+
+    @Test func aNackRenewsTheConnectionSoTheNextMessagesGoOverAFreshChannel() throws {
+        // RabbitMQ 3.10 nacked every message on a channel that began publishing to a quorum queue mid-election
+        // (tests/integration/test_cluster.py); this broker nacks everything on its first connection.
+        let broker = try FakeBroker { $0.connection == 0 ? [.nack($0.tag)] : [.ack($0.tag)] }
+        defer { broker.stop() }
+        let publisher = try Self.publisher(broker)
+        #expect(publisher.publish(JobPublisherTests.messages(1)) == .failed("broker nacked the message", unconfirmed: [0]))
+        var result = publisher.publish(JobPublisherTests.messages(2))
+        for _ in 0..<20 where result != .confirmed {  // within the 0.2 s pause, messages fail fast to the spool
+            MonotonicClock.sleep(0.05)
+            result = publisher.publish(JobPublisherTests.messages(2))
+        }
+        #expect(result == .confirmed)
+        #expect(broker.published.last?.connection == 1)
+        #expect(publisher.connectedNode == "127.0.0.1:\(broker.port)")  // the same node: it did not fail over
     }
 
     @Test func anUnroutableMessageStaysUnconfirmedDespiteItsAck() throws {

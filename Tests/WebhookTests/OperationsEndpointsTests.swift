@@ -39,7 +39,7 @@ import Testing
             deferred: try SpoolQueue(spool: spool, name: "deferred"),
             checks: try SpoolQueue(spool: spool, name: "checks"),
             sources: .init(
-                version: "9.9.9", brokerConnected: { connected.value }, brokerHost: "broker.example",
+                version: "9.9.9", brokerConnected: { connected.value }, brokerNode: { ("broker.example", "broker.example:5671") },
                 githubConfigured: false),
             clock: { 2_000_000_000 })
         let responder = WebhookResponder(
@@ -111,6 +111,7 @@ import Testing
         var (code, body) = status()
         #expect(code == 200 && body["status"] as? String == "ok" && body["version"] as? String == "9.9.9")
         #expect((body["broker"] as? [String: Any])?["url_host"] as? String == "broker.example")
+        #expect((body["broker"] as? [String: Any])?["node"] as? String == "broker.example:5671")
         let spool = body["spool"] as? [String: Any] ?? [:]
         #expect(spool["writable"] as? Bool == true && spool["outbox"] as? Int == 0)
         #expect(spool["oldest_outbox_age_s"] as? Int == 0 && spool["checks_outbox"] as? Int == 0)

@@ -47,6 +47,12 @@ class OwnResponder:
         status, _, answer = fcgi_client.request(("127.0.0.1", self.port), params, body)
         return status, json.loads(answer) if answer else None
 
+    def get(self, path):
+        """A GET over FastCGI (the operations endpoints): (status, JSON answer or None)."""
+        params = {"REQUEST_METHOD": "GET", "REQUEST_URI": path, "CONTENT_LENGTH": "0"}
+        status, _, answer = fcgi_client.request(("127.0.0.1", self.port), params, b"")
+        return status, json.loads(answer) if answer else None
+
     def log(self):
         return self.log_path.read_text(errors="replace")
 

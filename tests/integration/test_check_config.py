@@ -53,6 +53,30 @@ def test_topology_with_other_arguments(stack, tmp_path):
         connection.close()
 
 
+@pytest.mark.parametrize("existing, configured", [("classic", "quorum"), ("quorum", "classic")])
+def test_queue_of_the_other_type_is_named_with_the_way_out(stack, tmp_path, existing, configured):
+    """RabbitMQ cannot change a queue's type in place (406 on x-queue-type): check-config names the queue, both
+    types and the migration, instead of the broker's raw refusal alone (SPEC §12)."""
+    name = f"check-config.type-{existing}"
+    arguments = {"x-dead-letter-exchange": "solstice.dlx"}  # all else as solstice-fcgi declares it
+    if existing == "quorum":
+        arguments["x-queue-type"] = "quorum"
+    connection, ch = stack.channel()
+    ch.queue_declare(name, durable=True, arguments=arguments)
+    connection.close()
+    try:
+        rc, lines = check(stack, tmp_path, AMQP_QUEUE=name, AMQP_QUEUE_TYPE=configured)
+        assert rc == 1, lines
+        line = lines["broker"]
+        assert line.startswith("✗") and "x-queue-type" in line, line
+        assert f"queue '{name}' exists as a {existing} queue but AMQP_QUEUE_TYPE={configured}" in line
+        assert f"set AMQP_QUEUE_TYPE={existing} to keep it" in line and "Moving to quorum queues" in line
+    finally:
+        connection, ch = stack.channel()
+        ch.queue_delete(name)
+        connection.close()
+
+
 def test_wrong_credentials(stack, tmp_path):
     rc, lines = check(stack, tmp_path, AMQP_URL=stack.amqp_url.replace("guest:guest", "guest:wrong"))
     assert rc == 1 and lines["broker"].startswith("✗")
