@@ -127,7 +127,9 @@ row() { # label columns...: the label padded by characters (printf pads bytes, a
     printf ' %9s %8s %8s %8s %8s %8s\n' "$@"
 }
 
-# Warm up, and keep the JobRequests the responder published as publish-bench's bodies.
+# Warm up, and keep the JobRequests the responder published as publish-bench's bodies (from an empty queue: the
+# broker keeps its data between runs, and the last run's App phase left JobRequests of workflow jobs on it).
+purge
 warm
 take_jobs
 purge
@@ -171,6 +173,7 @@ else
         BROKER_URL=${CLUSTER_URL%%,*}
         STACK_FCGI_AMQP_URL=$CLUSTER_URL AMQP_QUEUE_TYPE=quorum $STACK fcgi-restart bench 2>/dev/null
         PID=$(cat "$STACK_STATE/fcgi.child")
+        purge
         warm
         read -r q_rate q_p50 q_p99 q_failed _ < <(publish_ceiling ceiling-cluster "$CLUSTER_URL" quorum)
         cluster[ceiling]=$q_rate cluster[ceiling_p99]=$q_p99
