@@ -41,10 +41,13 @@ lint:
 format:
 	swift format format -i -r Sources Tests Package.swift
 
-## bench: wrk through nginx at concurrency 16 and 64 against nginx's own static 202 in the same run, the same with
-## the GitHub App against the stand-in, KDL parse throughput against ckdl on the same bytes, and workflow parses at
-## the SPEC §5 limits (a 1 MB workflow, a 256-job workflow) against a 1 MB KDL parse
+## bench: the broker's ceiling for JobPublisher alone (publish-bench: 64 publishers, the responder's JobRequests, no
+## HTTP), then wrk through nginx at concurrency 16 and 64 beside nginx's own static 202, with the ratios to both
+## ceilings and peak RSS; the same ceiling and webhook cases against a local 3-node quorum cluster, next to the single
+## node; the broker-down spool; the GitHub App against the stand-in; solstice-results; KDL parse throughput against
+## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow)
 bench: build
+	swift build -c release --product publish-bench
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
 

@@ -53,6 +53,8 @@ let package = Package(
         // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl), and workflow
         // parse times at the SPEC §5 limits.
         .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
+        // `make bench`: the broker's ceiling for JobPublisher alone (no HTTP), the figure the webhook path is held to.
+        .executableTarget(name: "publish-bench", dependencies: ["AMQP", "Base", "Events"]),
 
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
         .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),

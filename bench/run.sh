@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# make bench: signed webhooks through nginx → solstice-fcgi → RabbitMQ (each answered after its own confirm), at
-# concurrency 16 and 64 for BENCH_SECONDS each, beside nginx answering a static 202 with the same requests on
-# the same server in the same run (the ceiling). Prints req/s, p50, p99, the ratio, and solstice-fcgi's peak RSS.
+# make bench. Phase 1 (issues 16 and 15), BENCH_SECONDS each case:
+#   - the broker's ceiling for our publisher: publish-bench, one JobPublisher alone (no HTTP) with 64 publisher
+#     threads (BENCH_PUBLISHERS), each with one message in flight, publishing the JobRequests the responder published
+#     for these webhooks (taken off the queue after the warm-up: same size, properties and headers);
+#   - signed webhooks through nginx → solstice-fcgi → RabbitMQ (each answered after its own confirm) at concurrency
+#     16 and 64, beside nginx answering a static 202 to the same requests on the same server (nginx's ceiling);
+#   - the same ceiling and webhook cases against a local 3-node cluster with quorum queues (scripts/cluster.sh), the
+#     stack's responder restarted against its AMQP_URL list (stack.sh's STACK_FCGI_AMQP_URL), then the cluster down.
+# Prints per second, p50, p99, the ratios to nginx static and to the broker ceiling, the peak RSS of the responders
+# and of publish-bench, and the single node next to the cluster. Then the spool, GitHub App and results phases.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SECONDS_EACH=${BENCH_SECONDS:-10}
+PUBLISHERS=${BENCH_PUBLISHERS:-64}
 export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-32} LOG_LEVEL=warning
 STACK="scripts/stack.sh"
+CLUSTER="scripts/cluster.sh"
+PUBLISH_BENCH=$ROOT/.build/release/publish-bench
+[ -x "$PUBLISH_BENCH" ] || { echo "missing $PUBLISH_BENCH: swift build -c release --product publish-bench" >&2; exit 1; }
 export PYTHONPATH=$ROOT/tests${PYTHONPATH:+:$PYTHONPATH} # tests/support
-trap '$STACK down bench >/dev/null 2>&1 || true' EXIT
+CLUSTER_STARTED=""
+cleanup() { # the cluster only when this run started it; `down bench` also stops the stand-in of phase 2
+    if [ -n "$CLUSTER_STARTED" ]; then $CLUSTER down >/dev/null 2>&1 || true; fi
+    $STACK down bench >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 $STACK down bench >/dev/null 2>&1 || true
 $STACK up bench
+# shellcheck source=/dev/null # written by stack.sh up
 . .solstice/bench/stack.env
 DIR=$STACK_STATE/bench
 python3 bench/prepare.py "$DIR" "$STACK_SECRET" "${GITHUB_PAYLOADS_DIR:-$ROOT/../shared/reference/github-payloads}"
 PID=$(cat "$STACK_STATE/fcgi.child")
+BROKER_URL=$STACK_AMQP_URL # the broker purge() and take_jobs() read: the single node, or the cluster's first node
 
 purge() { # an orchestrator consumes the queue; without one, a backlog of persistent messages slows the broker
-    python3 - "$STACK_AMQP_URL" <<'PY'
+    python3 - "$BROKER_URL" <<'PY'
 import sys
 import pika
 from support import publishing, topology
@@ -26,6 +44,9 @@ try:
     publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
 except pika.exceptions.AMQPConnectionError:
     pass  # the broker is down (the spool case): nothing to purge
+except pika.exceptions.ChannelClosedByBroker as e:
+    if e.reply_code != 404:
+        raise  # 404: not declared yet (a fresh cluster), nothing to purge
 PY
 }
 
@@ -47,26 +68,155 @@ print(f"{rps:.0f} {lat(50):.2f} {lat(99):.2f} {bad.group(1) if bad else 0} {(err
 PY
 }
 
-# Warm up the connection, the caches and the queue.
-BENCH_DIR=$DIR BENCH_RUN=warm wrk -t2 -c16 -d2s -s bench/webhook.lua "$STACK_HTTP_URL$STACK_WEBHOOK_PATH" >/dev/null
+warm() { # the responder's broker connection, the caches and the queue
+    BENCH_DIR=$DIR BENCH_RUN="warm-$RANDOM" wrk -t2 -c16 -d2s -s bench/webhook.lua "$STACK_HTTP_URL$STACK_WEBHOOK_PATH" \
+        >/dev/null
+}
 
-printf '\n%-34s %10s %9s %9s %8s %7s\n' "case" "req/s" "p50 ms" "p99 ms" "non-2xx" "ratio"
+take_jobs() { # publish-bench's bodies: the JobRequests the warm-up left on the queue, one per commit and event
+    python3 - "$BROKER_URL" "$DIR" <<'PY'
+import glob, json, os, sys
+from support import publishing, topology
+seen = {}
+with publishing.channel(sys.argv[1]) as ch:
+    for _ in range(200):
+        method, _, body = ch.basic_get(topology.JOBS_QUEUE, auto_ack=True)
+        if method is None:
+            break
+        job = json.loads(body)
+        seen.setdefault((job["event"], job["commit_sha"]), body)
+if not seen:
+    sys.exit("no JobRequest on the queue after the warm-up")
+for old in glob.glob(os.path.join(sys.argv[2], "job-*.json")):
+    os.remove(old)
+for i, body in enumerate(seen.values()):
+    open(os.path.join(sys.argv[2], f"job-{i}.json"), "wb").write(body)
+sizes = sorted(len(b) for b in seen.values())
+print(f"publish-bench publishes the {len(sizes)} JobRequests the responder published for these payloads, "
+      f"{sizes[0]}-{sizes[-1]} bytes each")
+PY
+}
+
+publish_ceiling() { # name AMQP_URL QUEUE_TYPE: JobPublisher alone; prints "rate p50 p99 failed rss_mb"
+    purge
+    AMQP_URL=$2 AMQP_QUEUE_TYPE=$3 "$PUBLISH_BENCH" --publishers "$PUBLISHERS" --seconds "$SECONDS_EACH" \
+        "$DIR"/job-*.json >"$DIR/$1.out" 2>&1 || true
+    purge
+    python3 - "$DIR/$1.out" <<'PY'
+import sys
+line = next((l for l in open(sys.argv[1]) if l.startswith("RESULT ")), None)
+if line is None:
+    print("- - - - -")
+    sys.exit()
+f = dict(kv.split("=", 1) for kv in line.split()[1:])
+print(f["rate"], f["p50_ms"], f["p99_ms"], f["failed"], f["rss_mb"])
+PY
+}
+
+ratio() { # a b: a/b with 3 decimals, or - when either is missing
+    python3 -c "import sys
+try: print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')
+except (ValueError, ZeroDivisionError): print('-')" "$1" "$2"
+}
+
+peak_rss() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo -; } # pid: MB
+
+row() { # label columns...: the label padded by characters (printf pads bytes, and → is three)
+    printf '%s%*s' "$1" $((46 - ${#1})) ""
+    shift
+    printf ' %9s %8s %8s %8s %8s %8s\n' "$@"
+}
+
+# Warm up, and keep the JobRequests the responder published as publish-bench's bodies (from an empty queue: the
+# broker keeps its data between runs, and the last run's App phase left JobRequests of workflow jobs on it).
+purge
+warm
+take_jobs
+purge
+
+declare -A single cluster static
+echo
+row "case" "per s" "p50 ms" "p99 ms" "non-2xx" "/static" "/broker"
+read -r c_rate c_p50 c_p99 c_failed pb_rss < <(publish_ceiling ceiling-single "$STACK_AMQP_URL" classic)
+single[ceiling]=$c_rate single[ceiling_p99]=$c_p99
+row "broker ceiling: JobPublisher alone, $PUBLISHERS pub." "$c_rate" "$c_p50" "$c_p99" "$c_failed" "" "1.000"
+[ "$c_rate" != - ] || { echo "publish-bench failed: see $DIR/ceiling-single.out"; exit 1; }
 for c in 16 64; do
     read -r s_rps s_p50 s_p99 s_bad _ < <(run_wrk "static-c$c" "$STACK_HTTP_URL" /bench/static202 "$c")
     read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "webhook-c$c" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" "$c")
-    printf '%-34s %10s %9s %9s %8s %7s\n' "nginx static 202, c=$c" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "1.00"
-    printf '%-34s %10s %9s %9s %8s %7s\n' "webhook → confirm, c=$c" "$w_rps" "$w_p50" "$w_p99" "$w_bad" \
-        "$(python3 -c "print(f'{$w_rps/$s_rps:.3f}')")"
+    static[$c]=$s_rps single[$c]=$w_rps single[${c}_p99]=$w_p99
+    row "nginx static 202, c=$c" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "1.000" ""
+    row "webhook → confirm, c=$c" "$w_rps" "$w_p50" "$w_p99" "$w_bad" "$(ratio "$w_rps" "$s_rps")" \
+        "$(ratio "$w_rps" "$c_rate")"
     [ -n "$w_err" ] && echo "  socket errors: $w_err"
 done
-echo
-echo "solstice-fcgi peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status) (FCGI_WORKERS=$FCGI_WORKERS)"
+single[rss]=$(peak_rss "$PID")
 python3 - "$STACK_AMQP_URL" <<'PY'
 import sys
 from support import publishing, topology
-print(f"messages on {topology.JOBS_QUEUE} after the run: {publishing.count(sys.argv[1], topology.JOBS_QUEUE)}")
+print(f"  messages on {topology.JOBS_QUEUE} after the last webhook case: "
+      f"{publishing.count(sys.argv[1], topology.JOBS_QUEUE)}")
 publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
 PY
+
+# The cluster (issue 15): the same cases against 3 nodes and quorum queues. The stack's own responder is restarted
+# with the cluster's AMQP_URL list (same nginx, socket, workers and spool), and back on the single node afterwards.
+cluster_note=""
+if ss -Hltn | awk '{print $4}' | grep -Eq ':(5681|5682|5683)$'; then
+    cluster_note="skipped: something listens on the cluster's ports 5681-5683 already (not this run's to stop)"
+else
+    CLUSTER_STARTED=yes
+    t0=$(date +%s%N)
+    if $CLUSTER up >"$DIR/cluster-up.log" 2>&1; then
+        CLUSTER_URL=$(sed -n 's/^AMQP_URL=//p' .solstice/cluster/cluster.env)
+        echo "  (3-node cluster up in $((($(date +%s%N) - t0) / 1000000)) ms; responder restarted on $CLUSTER_URL)"
+        BROKER_URL=${CLUSTER_URL%%,*}
+        STACK_FCGI_AMQP_URL=$CLUSTER_URL AMQP_QUEUE_TYPE=quorum $STACK fcgi-restart bench 2>/dev/null
+        PID=$(cat "$STACK_STATE/fcgi.child")
+        purge
+        warm
+        read -r q_rate q_p50 q_p99 q_failed _ < <(publish_ceiling ceiling-cluster "$CLUSTER_URL" quorum)
+        cluster[ceiling]=$q_rate cluster[ceiling_p99]=$q_p99
+        row "cluster: JobPublisher alone, $PUBLISHERS pub." "$q_rate" "$q_p50" "$q_p99" "$q_failed" "" "1.000"
+        for c in 16 64; do
+            read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "cluster-webhook-c$c" "$STACK_HTTP_URL" \
+                "$STACK_WEBHOOK_PATH" "$c")
+            cluster[$c]=$w_rps cluster[${c}_p99]=$w_p99
+            row "cluster: webhook → confirm, c=$c" "$w_rps" "$w_p50" "$w_p99" "$w_bad" \
+                "$(ratio "$w_rps" "${static[$c]}")" "$(ratio "$w_rps" "$q_rate")"
+            [ -n "$w_err" ] && echo "  socket errors: $w_err"
+        done
+        cluster[rss]=$(peak_rss "$PID")
+        spooled=$(find "$STACK_STATE/spool/outbox" -name '*.json' 2>/dev/null | wc -l)
+        [ "$spooled" -eq 0 ] || echo "  $spooled deliveries spooled against the cluster (unconfirmed): see $STACK_STATE/fcgi.log"
+        purge
+    else
+        cluster_note="did not come up: see $DIR/cluster-up.log"
+    fi
+    BROKER_URL=$STACK_AMQP_URL
+    $STACK fcgi-restart bench 2>/dev/null
+    PID=$(cat "$STACK_STATE/fcgi.child")
+    t0=$(date +%s%N)
+    $CLUSTER down >"$DIR/cluster-down.log" 2>&1 || cluster_note="down failed: see $DIR/cluster-down.log"
+    CLUSTER_STARTED=""
+    echo "  (cluster down in $((($(date +%s%N) - t0) / 1000000)) ms)"
+fi
+
+echo
+echo "== single node vs 3-node quorum cluster (same run, ${SECONDS_EACH} s each) =="
+printf '%-38s %10s %8s   %10s %8s   %14s\n' "" "single/s" "p99 ms" "cluster/s" "p99 ms" "cluster/single"
+for k in ceiling 16 64; do
+    case $k in
+    ceiling) label="JobPublisher alone, $PUBLISHERS publishers" ;;
+    *) label="webhook -> confirm, c=$k" ;;
+    esac
+    printf '%-38s %10s %8s   %10s %8s   %14s\n' "$label" "${single[$k]:--}" "${single[${k}_p99]:--}" \
+        "${cluster[$k]:--}" "${cluster[${k}_p99]:--}" "$(ratio "${cluster[$k]:-}" "${single[$k]:-}")"
+done
+[ -z "$cluster_note" ] || echo "cluster $cluster_note"
+echo "peak RSS: solstice-fcgi ${single[rss]} MB on the single node, ${cluster[rss]:--} MB on the cluster" \
+    "(FCGI_WORKERS=$FCGI_WORKERS); publish-bench ${pb_rss} MB"
+echo "targets (issue 16): webhook c=64 ≥ 70% of the broker ceiling, p99 ≤ 30 ms, solstice-fcgi peak RSS ≤ 40 MB"
 
 # Phase 1b (reliability issue): the broker down, webhooks answered 202 from the spool (fsync per delivery); then the
 # broker back and the background drainer publishing the outbox.
@@ -94,7 +244,6 @@ echo
 echo "== with the GitHub App (stand-in on loopback, 3-job workflow per push) =="
 export STANDIN_ADDR=${BENCH_STANDIN_ADDR:-127.0.0.1:18091} LOG_LEVEL=info
 scripts/stack.sh standin-start bench
-trap 'scripts/stack.sh standin-stop bench >/dev/null 2>&1 || true; $STACK down bench >/dev/null 2>&1 || true' EXIT
 scripts/stack.sh fcgi-restart bench
 PID=$(cat "$STACK_STATE/fcgi.child")
 python3 - "$DIR" <<'PY'
@@ -137,7 +286,7 @@ if n:
     print(f"share of webhook time waiting on GitHub (workflow read): {github / total:.0%} "
           f"({github / n:.2f} of {total / n:.2f} ms per webhook); Check Runs are written by the outbox thread")
 PY
-echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$PID"/status)"
 
 # Phase 3 (results issue): JobResults through solstice-results with the stand-in, the log stand-in and the S3 server
 # (moto, signatures checked) on loopback: results/s from the first publish to the last Check Run written.
@@ -146,4 +295,4 @@ echo "== solstice-results (GitHub stand-in, log stand-in and S3 on loopback) =="
 scripts/stack.sh results-restart bench
 python3 bench/results.py "${BENCH_RESULTS:-2000}"
 PID=$(cat "$STACK_STATE/results.pid")
-echo "solstice-results peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+echo "solstice-results peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$PID"/status)"

@@ -5,6 +5,8 @@
 #                                    stand-in and solstice-results; write $STATE/stack.env
 #   scripts/stack.sh down [profile]  stop what `up` started
 #   scripts/stack.sh broker-stop|broker-start [profile]   (fault tests)
+#   scripts/stack.sh fcgi-restart [profile]   restart the responder; with STACK_FCGI_AMQP_URL (and AMQP_QUEUE_TYPE)
+#                                    exported it publishes there instead of the profile's node (bench: the cluster)
 # Profiles keep a developer's `make run` and the tests apart: run (AMQP 5672, HTTP_ADDR [127.0.0.1:8082]) and
 # test (AMQP 5673, HTTP 127.0.0.1:18082), bench (AMQP 5674, HTTP 127.0.0.1:18083), each with its own RabbitMQ node and
 # epmd, its state under .solstice/PROFILE and its runtime directory (below).
@@ -304,7 +306,8 @@ fcgi_start() {
             # GAP_REPAIR_INTERVAL=0: the stand-in's delivery log is shared by every test, so periodic gap repair
             # here would redeliver other tests' failed deliveries mid-test; test_gap_repair.py runs it on purpose.
             env "${app_env[@]}" GAP_REPAIR_INTERVAL=0 GITHUB_WEBHOOK_SECRET="$SECRET" \
-                AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" WEBHOOK_PATH="$WEBHOOK_PATH" \
+                AMQP_URL="${STACK_FCGI_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f}" \
+                WEBHOOK_PATH="$WEBHOOK_PATH" \
                 MAX_BODY_BYTES="$MAX_BODY_BYTES" SPOOL_DIR="$STATE/spool" FCGI_WORKERS="${FCGI_WORKERS:-16}" \
                 "$BIN" --listen "$SOCKET" >>"$STATE/fcgi.log" 2>&1 &
             child=$!
