@@ -55,7 +55,8 @@ import Testing
         let broker = try FakeBroker { $0.connection == 0 ? [.nack($0.tag)] : [.ack($0.tag)] }
         defer { broker.stop() }
         let publisher = try Self.publisher(broker)
-        #expect(publisher.publish(JobPublisherTests.messages(1)) == .failed("broker nacked the message", unconfirmed: [0]))
+        #expect(
+            publisher.publish(JobPublisherTests.messages(1)) == .failed("broker nacked the message", unconfirmed: [0]))
         var result = publisher.publish(JobPublisherTests.messages(2))
         for _ in 0..<20 where result != .confirmed {  // within the 0.2 s pause, messages fail fast to the spool
             MonotonicClock.sleep(0.05)

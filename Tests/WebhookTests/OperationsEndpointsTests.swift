@@ -39,7 +39,8 @@ import Testing
             deferred: try SpoolQueue(spool: spool, name: "deferred"),
             checks: try SpoolQueue(spool: spool, name: "checks"),
             sources: .init(
-                version: "9.9.9", brokerConnected: { connected.value }, brokerNode: { ("broker.example", "broker.example:5671") },
+                version: "9.9.9", brokerConnected: { connected.value },
+                brokerNode: { ("broker.example", "broker.example:5671") },
                 githubConfigured: false),
             clock: { 2_000_000_000 })
         let responder = WebhookResponder(
