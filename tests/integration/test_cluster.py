@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 
+import pika
 import pytest
 
 from responders import OwnResponder
@@ -173,6 +174,18 @@ def test_kill_of_the_node_in_use_loses_no_job_and_answers_no_5xx(stack, tmp_path
     assert repeats <= concurrency, f"{repeats} repeats: more than the {concurrency} webhooks in flight at the kill"
 
 
+def publish_as_an_orchestrator(results, body):
+    """A publish the broker nacks is published again, as an orchestrator must: right after a node is lost, RabbitMQ
+    nacks what reaches a quorum queue still electing its leader (seen for a fraction of a second here)."""
+    for attempt in range(40):
+        try:
+            return results.publish(body)
+        except (pika.exceptions.NackError, pika.exceptions.AMQPConnectionError):
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
+
+
 def test_results_keep_being_consumed_across_the_kill_of_their_node(stack, tmp_path, cluster, restarts):
     results = Results()
     results.amqp_url = cluster.urls[1]  # the orchestrator's side publishes through node 2
@@ -192,7 +205,7 @@ def test_results_keep_being_consumed_across_the_kill_of_their_node(stack, tmp_pa
                 sha, rid = new_sha("cluster-results"), str(uuid.uuid4())
                 results.seed(repo, sha, rid)
                 results.put_log(rid, f"log of {rid}\n")
-                results.publish(publishing.job_result(rid, sha, repo))
+                publish_as_an_orchestrator(results, publishing.job_result(rid, sha, repo))
                 rids.append(rid)
             return rids
 
@@ -215,3 +228,40 @@ def test_results_keep_being_consumed_across_the_kill_of_their_node(stack, tmp_pa
         daemon.terminate()
         daemon.wait(timeout=15)
     print(pathlib.Path(log_path).read_text()[-1500:])
+
+
+def test_moving_the_jobs_queue_from_classic_to_quorum_loses_no_job(stack, tmp_path, cluster):
+    """README "Moving to quorum queues", step by step: the orchestrator empties the classic queue, it is deleted
+    (`--if-empty`), webhooks that arrive meanwhile are returned unroutable and spooled (202), and the responder
+    restarted with AMQP_QUEUE_TYPE=quorum declares the quorum queue and publishes its spool there."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {"AMQP_EXCHANGE": f"migrate.{suffix}", "AMQP_QUEUE": f"migrate.{suffix}.jobs",
+             "AMQP_DLX": f"migrate.{suffix}.dlx", "AMQP_DLQ": f"migrate.{suffix}.dlq"}
+    queue = names["AMQP_QUEUE"]
+    spool = tmp_path / "spool"
+    classic = OwnResponder(stack, tmp_path, spool=spool, AMQP_URL=cluster.amqp_url, AMQP_QUEUE_TYPE="classic",
+                           GITHUB_APP_ID=None, GITHUB_APP_KEY_PATH=None, GITHUB_API_BASE=None, **names)
+    try:
+        before = [classic.post(push_body(), "push") for _ in range(5)]
+        assert [(s, a["spooled"]) for s, a in before] == [(202, False)] * 5
+        assert cluster.queues()[queue][0] == "classic"
+        taken = publishing.drain(cluster.urls[0], queue, expect=5)  # the orchestrator empties it
+        cluster.script("ctl", "1", "-q", "delete_queue", queue, "--if-empty")
+        cluster.script("ctl", "1", "-q", "delete_queue", names["AMQP_DLQ"], "--if-empty")
+        meanwhile = [classic.post(push_body(), "push") for _ in range(5)]
+    finally:
+        classic.stop()
+    assert [(s, a["spooled"]) for s, a in meanwhile] == [(202, True)] * 5, meanwhile
+    quorum = OwnResponder(stack, tmp_path, spool=spool, AMQP_URL=cluster.amqp_url, AMQP_QUEUE_TYPE="quorum",
+                          GITHUB_APP_ID=None, GITHUB_APP_KEY_PATH=None, GITHUB_API_BASE=None, **names)
+    try:
+        wait_for("the spool drained", lambda: quorum.get(STATUS_PATH)[1]["spool"]["outbox"] == 0, 30)
+        after = quorum.post(push_body(), "push")
+    finally:
+        quorum.stop()
+    assert after[0] == 202 and after[1]["spooled"] is False
+    assert cluster.queues()[queue] == ("quorum", 3)
+    published = publishing.drain(cluster.urls[0], queue, expect=6)
+    ids = lambda answers: [a["jobs"][0]["request_id"] for _, a in answers]  # noqa: E731
+    assert sorted(props.message_id for props, _ in taken) == sorted(ids(before))
+    assert sorted(props.message_id for props, _ in published) == sorted(ids(meanwhile) + ids([after]))
