@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK := scripts/stack.sh
 
-.PHONY: deps build run stop test lint format bench fuzz clean
+.PHONY: deps build run stop test lint format bench profile fuzz clean
 
 deps:
 	@$(STACK) deps
@@ -50,6 +50,11 @@ bench: build
 	swift build -c release --product publish-bench
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
+
+## profile: where solstice-fcgi's CPU goes on the webhook path (perf record during wrk at c=64 against the bench
+## stack): the share and CPU microseconds per webhook of each stage
+profile: build
+	@bash bench/profile.sh $${PROFILE_SECONDS:-10} $${PROFILE_CONNECTIONS:-64}
 
 ## fuzz: libFuzzer on the KDL parser, then on the request path, FUZZ_SECONDS each (default 60); crash inputs
 ## land in .build-fuzz/
