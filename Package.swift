@@ -58,12 +58,12 @@ let package = Package(
 
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
         .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),
-        .testTarget(name: "BaseTests", dependencies: ["Base"]),
+        .testTarget(name: "BaseTests", dependencies: ["Base", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Base", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Base", "TestSupport"]),
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL", "Base"], exclude: ["Fixtures"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Base", "TestSupport"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base", "TestSupport"]),
         .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base", "TestSupport"]),
         .testTarget(
