@@ -45,11 +45,14 @@ format:
 ## HTTP), then wrk through nginx at concurrency 16 and 64 beside nginx's own static 202, with the ratios to both
 ## ceilings and peak RSS; the same ceiling and webhook cases against a local 3-node quorum cluster, next to the single
 ## node; the broker-down spool; the GitHub App against the stand-in; solstice-results; KDL parse throughput against
-## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow)
+## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow); payload
+## decoding, EventMapper with JSONDecoder and with JSONTapeDecoder (json-bench)
 bench: build
 	swift build -c release --product publish-bench
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
+	swift build -c release --product json-bench
+	.build/release/json-bench
 
 ## fuzz: libFuzzer on the KDL parser, then on the request path, FUZZ_SECONDS each (default 60); crash inputs
 ## land in .build-fuzz/

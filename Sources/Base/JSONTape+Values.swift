@@ -13,20 +13,39 @@ extension JSONTape {
         }
     }
 
-    /// Whether the key at entry `index` is `name`, as Swift compares strings (canonical equivalence: `"\u{212A}"`
-    /// equals `"K"`), which is how Foundation's dictionary of keys matches them. ASCII against ASCII is compared byte
-    /// by byte, with no String made; anything else is decoded and compared.
-    func key(at index: Int, is name: String, utf8: UnsafeBufferPointer<UInt8>, ascii: Bool) -> Bool {
-        let entry = entries[index]
-        guard entry.kind == .asciiString && ascii else { return string(at: index) == name }
-        guard Int(entry.end &- entry.start) == utf8.count else { return false }
-        return bytes.withUnsafeBufferPointer { all in
-            var offset = Int(entry.start)
-            for byte in utf8 {
-                guard all[offset] == byte else { return false }
-                offset += 1
+    /// The tape index of the value of the first member of the object at entry `object` whose key is `name`, as Swift
+    /// compares strings (canonical equivalence: `"\u{212A}"` is `"K"`), which is how Foundation's dictionary of keys
+    /// matches them; the first, because Foundation keeps the first of duplicated keys. ASCII against ASCII is
+    /// compared byte by byte, with no String made; anything else is decoded and compared. The loop runs over the raw
+    /// buffers (the tape's own `next` links keep every index in range).
+    func member(_ name: String, inObject object: Int) -> Int? {
+        var utf8Name = name
+        return utf8Name.withUTF8 { key in
+            let ascii = key.allSatisfy { $0 < 0x80 }
+            return entries.withUnsafeBufferPointer { entries in
+                bytes.withUnsafeBufferPointer { bytes in
+                    var index = object + 1
+                    let end = Int(entries[object].next)
+                    while index < end {
+                        let entry = entries[index]
+                        if entry.kind == .asciiString && ascii {
+                            if Int(entry.end &- entry.start) == key.count {
+                                var offset = Int(entry.start)
+                                var equal = true
+                                for byte in key where equal {
+                                    equal = bytes[offset] == byte
+                                    offset &+= 1
+                                }
+                                if equal { return index + 1 }
+                            }
+                        } else if string(at: index) == name {
+                            return index + 1
+                        }
+                        index = Int(entries[index + 1].next)
+                    }
+                    return nil
+                }
             }
-            return true
         }
     }
 

@@ -84,8 +84,8 @@ public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The single pass over the bytes: a loop with an explicit stack of open containers, so deep nesting costs no native
-/// stack. Works on an `UnsafeBufferPointer` for speed; every read is bounds-checked against `count` by hand before it
-/// happens (`byte(at:)` is the only access).
+/// stack. Works on an `UnsafeBufferPointer` for speed (and unaligned 8-byte loads in `skipPlainASCII`); every read is
+/// preceded by a check of its offset against `count`, most through `byte(at:)`.
 private struct JSONTapeScanner {
     let buffer: UnsafeBufferPointer<UInt8>
     let count: Int
@@ -221,23 +221,27 @@ private struct JSONTapeScanner {
                 kind: kind, start: UInt32(truncatingIfNeeded: start), end: UInt32(truncatingIfNeeded: end), next: next))
     }
 
+    /// Moves over spaces, tabs, CRs and LFs (a local offset, so the loop keeps it in a register).
     @inline(__always) mutating func skipWhitespace() {
-        while index < count {
-            switch buffer[index] {
-            case 0x20, 0x0A, 0x0D, 0x09: index += 1
-            default: return
-            }
+        var offset = index
+        while offset < count {
+            let byte = buffer[offset]
+            guard byte <= 0x20 && (byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09) else { break }
+            offset &+= 1
         }
+        index = offset
     }
 
     mutating func scanLiteral(_ word: StaticString, _ kind: JSONTape.Kind) throws(JSONSyntaxError) {
         let start = index
-        for (offset, expected) in UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount).enumerated()
-        {
-            index = start + offset
-            guard byte(at: index) == expected else { throw unexpected("in '\(word)'") }
+        let length = word.utf8CodeUnitCount
+        for offset in 0..<length {
+            guard byte(at: start + offset) == word.utf8Start[offset] else {
+                index = start + offset
+                throw unexpected("in '\(word)'")
+            }
         }
-        index = start + word.utf8CodeUnitCount
+        index = start + length
         append(kind, start: start, end: index)
     }
 
@@ -278,7 +282,9 @@ private struct JSONTapeScanner {
     @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     @inline(__always) mutating func skipDigits() {
-        while index < count && isDigit(buffer[index]) { index += 1 }
+        var offset = index
+        while offset < count && isDigit(buffer[offset]) { offset &+= 1 }
+        index = offset
     }
 
     /// A string from its opening quote: UTF-8 checked, escapes checked, control characters refused.
@@ -287,14 +293,18 @@ private struct JSONTapeScanner {
         let start = index
         var kind = JSONTape.Kind.asciiString
         while true {
-            // The common case first: printable ASCII up to the next quote, backslash, control or non-ASCII byte.
-            while index < count {
-                let byte = buffer[index]
+            // The common case first: printable ASCII up to the next quote, backslash, control or non-ASCII byte,
+            // eight bytes at a time (SWAR), then byte by byte to the one that stopped it.
+            skipPlainASCII()
+            var offset = index
+            while offset < count {
+                let byte = buffer[offset]
                 guard byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") else {
                     break
                 }
-                index += 1
+                offset &+= 1
             }
+            index = offset
             guard let byte = byte(at: index) else { throw fail("unterminated string", at: start - 1) }
             switch byte {
             case UInt8(ascii: "\""):
@@ -311,6 +321,33 @@ private struct JSONTapeScanner {
                 throw fail("unescaped control character 0x\(hex(byte)) in a string")
             }
         }
+    }
+
+    /// Moves `index` over whole 8-byte words of string content that need no look: no quote, backslash, control
+    /// character or byte of 0x80 and above. Per byte of a little-endian word, `(w - 0x01…) & ~w & 0x80…` flags a
+    /// zero byte (applied to `w ^ 0x22…` for quotes and `w ^ 0x5C…` for backslashes) and `(w - 0x20…) & ~w & 0x80…`
+    /// a byte below 0x20; borrows run only upwards from a flagged byte, so the lowest flag is the first such byte.
+    @inline(__always) mutating func skipPlainASCII() {
+        guard let base = buffer.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A local offset, so the loop keeps it in a register; `index + 8 <= count` keeps the load in bounds.
+        var offset = index
+        while offset &+ 8 <= count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let quotes = word ^ 0x2222_2222_2222_2222
+            let backslashes = word ^ 0x5C5C_5C5C_5C5C_5C5C
+            let flags =
+                (((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
+                    | ((word &- 0x2020_2020_2020_2020) & ~word) | word) & highs
+            guard flags == 0 else {
+                index = offset &+ flags.trailingZeroBitCount >> 3
+                return
+            }
+            offset &+= 8
+        }
+        index = offset
     }
 
     /// `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` or `\uXXXX`; a high surrogate must be followed by an escaped low

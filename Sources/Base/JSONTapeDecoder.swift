@@ -26,7 +26,7 @@ public struct JSONTapeDecoder: Sendable {
             throw Self.invalid(error.description, error)
         }
         do {
-            return try JSONTapeValues(tape).unwrap(T.self, at: 0, path: nil, key: JSONIndexKey?.none)
+            return try JSONTapeValues(tape).unwrap(T.self, at: 0, path: nil, key: nil)
         } catch let error as JSONNumberError {
             // Thrown where a number is converted and passed through any init(from:) untouched, as Foundation's own
             // JSONError is: it reaches here, and only here becomes a DecodingError without a coding path.
@@ -58,13 +58,13 @@ final class JSONCodingPath: Sendable {
     }
 
     /// `path` with `key` appended, or `path` itself without one.
-    static func appending(_ path: JSONCodingPath?, _ key: (some CodingKey)?) -> JSONCodingPath? {
+    static func appending(_ path: JSONCodingPath?, _ key: (any CodingKey)?) -> JSONCodingPath? {
         guard let key else { return path }
         return JSONCodingPath(path, key)
     }
 
     /// The keys from the top-level value down to `path`, then `key` if given.
-    static func keys(_ path: JSONCodingPath?, _ key: (some CodingKey)? = JSONIndexKey?.none) -> [any CodingKey] {
+    static func keys(_ path: JSONCodingPath?, _ key: (any CodingKey)? = nil) -> [any CodingKey] {
         var keys: [any CodingKey] = key.map { [$0] } ?? []
         var node = path
         while let current = node {
@@ -111,18 +111,7 @@ final class JSONTapeValues {
     /// The tape index of the value of `key` in the object at `object`: its first occurrence, as Foundation keeps the
     /// first of duplicated keys.
     func value(forKey key: some CodingKey, inObject object: Int) -> Int? {
-        let name = key.stringValue
-        var utf8Name = name
-        return utf8Name.withUTF8 { utf8 in
-            let ascii = utf8.allSatisfy { $0 < 0x80 }
-            var index = object + 1
-            let end = next(object)
-            while index < end {
-                if tape.key(at: index, is: name, utf8: utf8, ascii: ascii) { return index + 1 }
-                index = next(index + 1)
-            }
-            return nil
-        }
+        tape.member(key.stringValue, inObject: object)
     }
 
     /// The keys of the object at `object` in document order, each once.
@@ -165,7 +154,7 @@ final class JSONTapeValues {
 
     // Each conversion gets the path of the container and the key within it, and makes the coding path only to throw.
 
-    func bool(at index: Int, path: JSONCodingPath?, key: (some CodingKey)?) throws -> Bool {
+    func bool(at index: Int, path: JSONCodingPath?, key: (any CodingKey)?) throws -> Bool {
         switch kind(index) {
         case .true: return true
         case .false: return false
@@ -174,7 +163,7 @@ final class JSONTapeValues {
         }
     }
 
-    func string(at index: Int, path: JSONCodingPath?, key: (some CodingKey)?) throws -> String {
+    func string(at index: Int, path: JSONCodingPath?, key: (any CodingKey)?) throws -> String {
         switch kind(index) {
         case .asciiString, .unicodeString, .escapedString: return tape.string(at: index)
         case .null: throw valueNotFound(String.self, JSONCodingPath.keys(path, key))
@@ -182,7 +171,7 @@ final class JSONTapeValues {
         }
     }
 
-    func integer<T: FixedWidthInteger>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (some CodingKey)?) throws
+    func integer<T: FixedWidthInteger>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (any CodingKey)?) throws
         -> T
     {
         switch kind(index) {
@@ -197,7 +186,7 @@ final class JSONTapeValues {
     }
 
     func floatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _: T.Type, at index: Int, path: JSONCodingPath?, key: (some CodingKey)?
+        _: T.Type, at index: Int, path: JSONCodingPath?, key: (any CodingKey)?
     ) throws -> T {
         switch kind(index) {
         case .integer, .number:
@@ -213,14 +202,14 @@ final class JSONTapeValues {
     /// A `T` from the value at `index`, which is at `key` in the container at `path` (or is the container's own value
     /// when `key` is nil). `URL`, `Data` and `Decimal` as `JSONDecoder` decodes them by default; anything else by
     /// its `init(from:)`.
-    func unwrap<T: Decodable>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (some CodingKey)?) throws -> T {
+    func unwrap<T: Decodable>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (any CodingKey)?) throws -> T {
         if T.self == URL.self || T.self == Data.self || T.self == Decimal.self {
             return try foundationValue(T.self, at: index, path: path, key: key)
         }
         return try T(from: JSONTapeValueDecoder(values: self, index: index, path: JSONCodingPath.appending(path, key)))
     }
 
-    private func foundationValue<T: Decodable>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (some CodingKey)?)
+    private func foundationValue<T: Decodable>(_: T.Type, at index: Int, path: JSONCodingPath?, key: (any CodingKey)?)
         throws -> T
     {
         if kind(index) == .null { throw valueNotFound(T.self, JSONCodingPath.keys(path, key)) }
@@ -296,7 +285,7 @@ struct JSONTapeValueDecoder: Decoder, SingleValueDecodingContainer {
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
-    private var none: JSONIndexKey? { nil }
+    private var none: (any CodingKey)? { nil }
 
     func decodeNil() -> Bool { values.kind(index) == .null }
     func decode(_: Bool.Type) throws -> Bool { try values.bool(at: index, path: path, key: none) }

@@ -63,6 +63,20 @@ import Testing
         #expect(Self.alike(JSONValue.self, text) == .invalidJSON)
     }
 
+    /// The tape reads strings eight bytes at a time: a byte that needs a look must stop it at every position in a word.
+    @Test(
+        arguments: [
+            [0x22], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x01], [0x1F], [0x7F], [0xC3, 0xA9],
+            [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xFF], [0x5C, 0x71], [0x20], [0x21], [0x23], [0x5B], [0x5D],
+        ] as [[UInt8]])
+    func everyBytePositionInAStringIsChecked(inserted: [UInt8]) {
+        for position in 0..<20 {
+            var text = Array(#"["abcdefghijklmnopqrstuvwxyz"]"#.utf8)
+            text.insert(contentsOf: inserted, at: 2 + position)
+            #expect(Self.alike(JSONValue.self, text).isError == (RFC8259.violation(in: text) != nil), "at \(position)")
+        }
+    }
+
     @Test func nestingIsLimitedTo512LikeFoundation() {
         for (depth, valid) in [(512, true), (513, false)] {
             let arrays =
