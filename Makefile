@@ -54,11 +54,12 @@ bench: build
 	swift build -c release --product json-bench
 	.build/release/json-bench
 
-## fuzz: libFuzzer on the KDL parser, then on the request path, FUZZ_SECONDS each (default 60); crash inputs
-## land in .build-fuzz/
+## fuzz: libFuzzer on the KDL parser, the request path and the JSON reader, FUZZ_SECONDS each (default 60); crash
+## inputs land in .build-fuzz/
 fuzz:
 	@bash scripts/fuzz-kdl.sh $${FUZZ_SECONDS:-60}
 	@bash scripts/fuzz-request.sh $${FUZZ_SECONDS:-60}
+	@bash scripts/fuzz-json.sh $${FUZZ_SECONDS:-60}
 
 clean:
 	rm -rf .build .solstice

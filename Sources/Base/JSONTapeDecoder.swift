@@ -100,6 +100,9 @@ struct JSONIndexKey: CodingKey {
 /// Foundation does.
 final class JSONTapeValues {
     let tape: JSONTape
+    /// Objects whose keys were all listed (`allKeys`), each key to its first value: whoever lists the keys is about
+    /// to look each one up (a `[String: T]` does), which would cost a scan of the object per key.
+    private var indexedObjects: [Int: [String: Int]] = [:]
 
     init(_ tape: JSONTape) {
         self.tape = tape
@@ -111,18 +114,24 @@ final class JSONTapeValues {
     /// The tape index of the value of `key` in the object at `object`: its first occurrence, as Foundation keeps the
     /// first of duplicated keys.
     func value(forKey key: some CodingKey, inObject object: Int) -> Int? {
-        tape.member(key.stringValue, inObject: object)
+        if !indexedObjects.isEmpty, let index = indexedObjects[object] { return index[key.stringValue] }
+        return tape.member(key.stringValue, inObject: object)
     }
 
-    /// The keys of the object at `object` in document order, each once.
+    /// The keys of the object at `object` in document order, each once (as Swift compares strings); indexes them.
     func keys(ofObject object: Int) -> [String] {
         var keys: [String] = []
-        var index = object + 1
-        while index < next(object) {
-            let key = tape.string(at: index)
-            if !keys.contains(key) { keys.append(key) }
-            index = next(index + 1)
+        var index: [String: Int] = [:]
+        var entry = object + 1
+        while entry < next(object) {
+            let key = tape.string(at: entry)
+            if index[key] == nil {
+                index[key] = entry + 1
+                keys.append(key)
+            }
+            entry = next(entry + 1)
         }
+        indexedObjects[object] = index
         return keys
     }
 

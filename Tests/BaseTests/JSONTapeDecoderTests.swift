@@ -173,6 +173,15 @@ import Testing
         Self.alike(JSONValue.self, Array(text.utf8))
     }
 
+    /// `[String: T]` lists the keys and looks each one up: the first of duplicates, and no scan per key (20,000 keys).
+    @Test func dictionariesDecodeAsInFoundation() {
+        Self.alike([String: Int].self, Array(#"{"b":1,"a":2,"b":3,"\u0062":4}"#.utf8))
+        let many = "{" + (0..<20_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"
+        #expect(
+            Self.alike([String: Int].self, Array(many.utf8))
+                == .value(.init(uniqueKeysWithValues: (0..<20_000).map { ("k\($0)", $0) })))
+    }
+
     struct Kelvin: Decodable, Equatable {
         var K: Int?
     }
