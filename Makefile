@@ -45,22 +45,26 @@ format:
 ## HTTP), then wrk through nginx at concurrency 16 and 64 beside nginx's own static 202, with the ratios to both
 ## ceilings and peak RSS; the same ceiling and webhook cases against a local 3-node quorum cluster, next to the single
 ## node; the broker-down spool; the GitHub App against the stand-in; solstice-results; KDL parse throughput against
-## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow)
+## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow); payload
+## decoding, EventMapper with JSONDecoder and with JSONTapeDecoder (json-bench)
 bench: build
 	swift build -c release --product publish-bench
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
+	swift build -c release --product json-bench
+	.build/release/json-bench
 
 ## profile: where solstice-fcgi's CPU goes on the webhook path (perf record during wrk at c=64 against the bench
 ## stack): the share and CPU microseconds per webhook of each stage
 profile: build
 	@bash bench/profile.sh $${PROFILE_SECONDS:-10} $${PROFILE_CONNECTIONS:-64}
 
-## fuzz: libFuzzer on the KDL parser, then on the request path, FUZZ_SECONDS each (default 60); crash inputs
-## land in .build-fuzz/
+## fuzz: libFuzzer on the KDL parser, the request path and the JSON reader, FUZZ_SECONDS each (default 60); crash
+## inputs land in .build-fuzz/
 fuzz:
 	@bash scripts/fuzz-kdl.sh $${FUZZ_SECONDS:-60}
 	@bash scripts/fuzz-request.sh $${FUZZ_SECONDS:-60}
+	@bash scripts/fuzz-json.sh $${FUZZ_SECONDS:-60}
 
 clean:
 	rm -rf .build .solstice

@@ -55,15 +55,17 @@ let package = Package(
         .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
         // `make bench`: the broker's ceiling for JobPublisher alone (no HTTP), the figure the webhook path is held to.
         .executableTarget(name: "publish-bench", dependencies: ["AMQP", "Base", "Events"]),
+        // `make bench`: EventMapper.map on GitHub's push and pull_request samples with JSONDecoder and JSONTapeDecoder.
+        .executableTarget(name: "json-bench", dependencies: ["Base", "Events"]),
 
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
         .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),
-        .testTarget(name: "BaseTests", dependencies: ["Base"]),
+        .testTarget(name: "BaseTests", dependencies: ["Base", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Base", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Base", "TestSupport"]),
         .testTarget(name: "KDLTests", dependencies: ["KDL"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "KDL", "Base"], exclude: ["Fixtures"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "Base"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Base", "TestSupport"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Base", "TestSupport"]),
         .testTarget(name: "GitHubTests", dependencies: ["GitHub", "Crypto", "HTTP", "Base", "TestSupport"]),
         .testTarget(

@@ -19,9 +19,10 @@ mkdir -p "$out/modules" "$out/objects" "$root/.build-fuzz/request-artifacts"
 # with -c links nothing, so -sanitize=fuzzer only adds the coverage hooks here). A module is compiled again when a
 # source of it is newer than its object, and so is every module after it.
 modules=(Base KDL Crypto HTTP AMQP GitHub Delivery Workflow Events Jobs Webhook)
-# -I: the system-library module maps (COpenSSL, CRabbitMQ, CCurl, CFCGI); -l at the link: the C libraries they wrap.
+# -I: the system-library module maps (COpenSSL, CRabbitMQ, CCurl, CFCGI, and CAtomics, a header only, for Delivery);
+# -l at the link: the C libraries they wrap.
 includes=(-I "$out/modules" -I "$root/Sources/COpenSSL" -I "$root/Sources/CRabbitMQ" -I "$root/Sources/CCurl"
-    -I "$root/Sources/CFCGI")
+    -I "$root/Sources/CFCGI" -I "$root/Sources/CAtomics")
 flags=(-sanitize=fuzzer,address -parse-as-library -O -swift-version 6)
 stale=0
 for module in "${modules[@]}"; do

@@ -33,28 +33,41 @@ public struct PayloadError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Which JSON decoder reads a payload. Both give the same payload values and the same errors for any valid JSON; for
+/// JSON that breaks RFC 8259, `tape` always answers "payload is not valid JSON", where Foundation's lazier checks
+/// may let it through (a trailing comma, a bad string in a field nobody reads) or name another field first.
+public enum PayloadDecoder: Sendable {
+    /// `JSONTapeDecoder`: the whole text checked in one pass, then only the fields SPEC §4 reads are looked up.
+    case tape
+    /// Foundation's `JSONDecoder`, which `tape` replaced (it builds a dictionary of every key of every object).
+    case foundation
+}
+
 /// Maps an event name and its JSON payload to an `EventOutcome`: a pure function, no I/O.
 public enum EventMapper {
     private static let zeroSHA = String(repeating: "0", count: 40)
 
     /// Decides what `event` with `payload` asks for. Throws `PayloadError` for invalid JSON or a missing field.
-    public static func map(event: String, payload: [UInt8]) throws(PayloadError) -> EventOutcome {
+    /// `decoder` is for comparing the two JSON decoders (tests, json-bench); the responder uses the default.
+    public static func map(event: String, payload: [UInt8], decoder: PayloadDecoder = .tape) throws(PayloadError)
+        -> EventOutcome
+    {
         switch event {
         case "ping":
-            return .ping(zen: try decode(PingPayload.self, payload).zen)
+            return .ping(zen: try decode(PingPayload.self, payload, decoder).zen)
         case "push":
-            return try mapPush(try decode(PushPayload.self, payload))
+            return try mapPush(try decode(PushPayload.self, payload, decoder))
         case "pull_request":
-            return try mapPullRequest(try decode(PullRequestEventPayload.self, payload))
+            return try mapPullRequest(try decode(PullRequestEventPayload.self, payload, decoder))
         case "check_suite":
-            return try mapCheckSuite(try decode(CheckSuiteEventPayload.self, payload))
+            return try mapCheckSuite(try decode(CheckSuiteEventPayload.self, payload, decoder))
         case "check_run":
-            return try mapCheckRun(try decode(CheckRunEventPayload.self, payload))
+            return try mapCheckRun(try decode(CheckRunEventPayload.self, payload, decoder))
         case "issue_comment":
-            return try mapComment(try decode(IssueCommentEventPayload.self, payload))
+            return try mapComment(try decode(IssueCommentEventPayload.self, payload, decoder))
         default:
             // Still must be JSON: a garbled body is a bad request whatever its event.
-            _ = try decode(ActionPayload.self, payload)
+            _ = try decode(ActionPayload.self, payload, decoder)
             return .ignored("event \(event) is not handled")
         }
     }
@@ -224,9 +237,15 @@ public enum EventMapper {
         return url
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, _ payload: [UInt8]) throws(PayloadError) -> T {
+    /// The payload slice `T`; a `DecodingError` becomes the 400 naming the field (SPEC §3).
+    private static func decode<T: Decodable>(_ type: T.Type, _ payload: [UInt8], _ decoder: PayloadDecoder)
+        throws(PayloadError) -> T
+    {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(payload))
+            switch decoder {
+            case .tape: return try JSONTapeDecoder().decode(T.self, from: payload)
+            case .foundation: return try JSONDecoder().decode(T.self, from: Data(payload))
+            }
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
             throw PayloadError(field: nil, message: "payload is not a JSON object")
         } catch let DecodingError.typeMismatch(_, context) {

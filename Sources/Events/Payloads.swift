@@ -1,7 +1,7 @@
 /// The slices of GitHub's webhook payloads that SPEC §4 reads; everything else in the JSON is skipped.
 /// Fields are optional here so that a missing one is reported by its dotted name (`repository.clone_url`) by
-/// `EventMapper`, not as a decoder error.
-struct RepositoryPayload: Decodable {
+/// `EventMapper`, not as a decoder error. Equatable so tests can compare what the two JSON decoders make of a payload.
+struct RepositoryPayload: Decodable, Equatable {
     var id: Int?
     var name: String?
     var clone_url: String?
@@ -9,28 +9,28 @@ struct RepositoryPayload: Decodable {
     var owner: OwnerPayload?
 }
 
-struct OwnerPayload: Decodable {
+struct OwnerPayload: Decodable, Equatable {
     var login: String?
     var name: String?
 }
 
-struct InstallationPayload: Decodable {
+struct InstallationPayload: Decodable, Equatable {
     var id: Int?
 }
 
-struct UserPayload: Decodable {
+struct UserPayload: Decodable, Equatable {
     var login: String?
 }
 
-struct HeadCommitPayload: Decodable {
+struct HeadCommitPayload: Decodable, Equatable {
     var message: String?
 }
 
-struct NumberPayload: Decodable {
+struct NumberPayload: Decodable, Equatable {
     var number: Int?
 }
 
-struct PushPayload: Decodable {
+struct PushPayload: Decodable, Equatable {
     var ref: String?
     var after: String?
     var deleted: Bool?
@@ -39,7 +39,7 @@ struct PushPayload: Decodable {
     var installation: InstallationPayload?
 }
 
-struct PullRequestEventPayload: Decodable {
+struct PullRequestEventPayload: Decodable, Equatable {
     var action: String?
     var number: Int?
     var pull_request: PullRequestPayload?
@@ -47,7 +47,7 @@ struct PullRequestEventPayload: Decodable {
     var installation: InstallationPayload?
 }
 
-struct PullRequestPayload: Decodable {
+struct PullRequestPayload: Decodable, Equatable {
     var number: Int?
     var title: String?
     var draft: Bool?
@@ -61,13 +61,13 @@ struct PullRequestPayload: Decodable {
 
 /// The base branch and the base repository's id only: decoding all of `base.repo` would cost a third full
 /// repository object per request.
-struct BaseRefPayload: Decodable {
-    struct Repo: Decodable { var id: Int? }
+struct BaseRefPayload: Decodable, Equatable {
+    struct Repo: Decodable, Equatable { var id: Int? }
     var ref: String?
     var repo: Repo?
 }
 
-struct PullRequestRefPayload: Decodable {
+struct PullRequestRefPayload: Decodable, Equatable {
     var sha: String?
     var ref: String?
     /// `.null` when the fork was deleted, nil when the key is absent.
@@ -84,12 +84,12 @@ struct PullRequestRefPayload: Decodable {
     }
 }
 
-struct LabelPayload: Decodable {
+struct LabelPayload: Decodable, Equatable {
     var name: String?
 }
 
-struct CheckSuiteEventPayload: Decodable {
-    struct Suite: Decodable {
+struct CheckSuiteEventPayload: Decodable, Equatable {
+    struct Suite: Decodable, Equatable {
         var head_sha: String?
         var head_branch: String?
         var pull_requests: [NumberPayload]?
@@ -100,9 +100,9 @@ struct CheckSuiteEventPayload: Decodable {
     var installation: InstallationPayload?
 }
 
-struct CheckRunEventPayload: Decodable {
-    struct Run: Decodable {
-        struct App: Decodable { var id: Int? }
+struct CheckRunEventPayload: Decodable, Equatable {
+    struct Run: Decodable, Equatable {
+        struct App: Decodable, Equatable { var id: Int? }
         var head_sha: String?
         var name: String?
         var external_id: String?
@@ -111,7 +111,7 @@ struct CheckRunEventPayload: Decodable {
         var pull_requests: [NumberPayload]?
         var check_suite: CheckSuiteEventPayload.Suite?
     }
-    struct RequestedAction: Decodable { var identifier: String? }
+    struct RequestedAction: Decodable, Equatable { var identifier: String? }
     var action: String?
     var check_run: Run?
     var requested_action: RequestedAction?
@@ -120,14 +120,14 @@ struct CheckRunEventPayload: Decodable {
     var installation: InstallationPayload?
 }
 
-struct IssueCommentEventPayload: Decodable {
-    struct Issue: Decodable {
+struct IssueCommentEventPayload: Decodable, Equatable {
+    struct Issue: Decodable, Equatable {
         /// Present (an object) only when the issue is a pull request.
-        struct PullRequestLink: Decodable { var url: String? }
+        struct PullRequestLink: Decodable, Equatable { var url: String? }
         var number: Int?
         var pull_request: PullRequestLink?
     }
-    struct Comment: Decodable {
+    struct Comment: Decodable, Equatable {
         var body: String?
         var user: UserPayload?
     }
@@ -138,11 +138,11 @@ struct IssueCommentEventPayload: Decodable {
     var installation: InstallationPayload?
 }
 
-struct PingPayload: Decodable {
+struct PingPayload: Decodable, Equatable {
     var zen: String?
 }
 
-struct ActionPayload: Decodable {
+struct ActionPayload: Decodable, Equatable {
     var action: String?
 }
 
@@ -161,3 +161,5 @@ enum Nullable<T: Decodable>: Decodable {
         return nil
     }
 }
+
+extension Nullable: Equatable where T: Equatable {}
