@@ -44,7 +44,7 @@ stages = [  # (label, symbol pattern), inclusive; the largest matching row, or t
     ("  respond (pipeline)", r"0A9ResponderC7respond"),
     ("    signature and request checks (Gate)", r"0A4GateV5check"),
     ("    payload mapping (EventMapper.map)", r"EventMapperO3map5event"),
-    ("+      of which JSON decoding", r"EventMapperO6decode.*Tt0t2g5$"),
+    ("+      of which JSON decoding", r"EventMapperO6decode"),
     ("    delivery record written", r"RecordsC6record7groupID"),
     ("    delivery record looked up", r"RecordsC6answer7groupID"),
     ("    jobs published (JobDispatcher)", r"JobDispatcherC8dispatch"),
