@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from responders import OwnResponder
-from support import signing
+from support import signing, records
 from support.payloads import new_sha, payload
 from support.stack import ROOT, free_port
 from support.topology import NAMESPACE
@@ -197,7 +197,7 @@ class TwoHosts:
         """The indices of the hosts whose SPOOL_DIR records `delivery` (SPEC §7: written once it was published or
         spooled)."""
         gid = group_id(delivery)
-        return [i for i, h in enumerate(self.hosts) if (h.spool / "deliveries" / gid[:2] / f"{gid}.json").exists()]
+        return [i for i, h in enumerate(self.hosts) if records.recorded(h.spool, gid)]
 
     def send(self, sends, workers=16):
         return self.balancer.post_all(sends, self.stack.secret, workers)
