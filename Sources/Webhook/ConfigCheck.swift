@@ -86,7 +86,8 @@ public struct ConfigCheck: Sendable {
         let existing = configured == .quorum ? "classic" : "quorum"
         return "\(queue) exists as a \(existing) queue but AMQP_QUEUE_TYPE=\(configured.rawValue); a queue's type "
             + "cannot change in place: set AMQP_QUEUE_TYPE=\(existing) to keep it, or migrate (README, "
-            + "\"Moving to quorum queues\": stop the publishers, let the consumers drain it, delete it, start again)"
+            + "\"Moving to quorum queues\": let the consumers empty it, rabbitmqctl delete_queue NAME --if-empty, "
+            + "restart; webhooks meanwhile are spooled)"
     }
 
     /// The App key signs a JWT that GitHub accepts, and GitHub's App id is `GITHUB_APP_ID`.
