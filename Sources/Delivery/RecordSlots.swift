@@ -54,13 +54,21 @@ final class RecordSlots: Sendable {
             })
         else { return nil }
         let keyBytes = Array(key.utf8)
-        for index in 0..<window {
-            guard let slot = Self.decode(slots, at: index * Self.slotSize), slot.key == keyBytes,
-                now - slot.time <= maxAge
-            else { continue }
+        for index in 0..<window where Self.holds(keyBytes, slots, at: index * Self.slotSize) {
+            guard let slot = Self.decode(slots, at: index * Self.slotSize), now - slot.time <= maxAge else { continue }
             return slot.body
         }
         return nil
+    }
+
+    /// Whether the slot at `offset` names `key`, compared in place: most slots of a window hold other keys, and
+    /// decoding each (checksum, copies) cost as much as the rest of the lookup.
+    private static func holds(_ key: [UInt8], _ slots: [UInt8], at offset: Int) -> Bool {
+        let start = offset + headerSize
+        guard slots.count >= start + key.count, slots[offset..<offset + 4].elementsEqual(magic),
+            Int(littleEndian(slots, at: offset + 20, bytes: 2)) == key.count
+        else { return false }
+        return slots[start..<start + key.count].elementsEqual(key)
     }
 
     /// Records `body` for `key` at time `now`; false when it does not fit a slot, when every slot of its window
