@@ -16,24 +16,9 @@ import Events
 #endif
 
 /// The file's bytes, or nil.
-func readFile(_ path: String) -> [UInt8]? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, file)
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes
-}
+func readFile(_ path: String) -> [UInt8]? { (try? FileDescriptor(path: path, flags: O_RDONLY))?.readAll() }
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+func now() -> Double { MonotonicClock.now() }
 
 /// `value` with `digits` decimals (no Foundation here).
 func fixed(_ value: Double, _ digits: Int = 2) -> String {
