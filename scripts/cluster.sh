@@ -41,22 +41,6 @@ ctl() { # n args...
     (rabbit_env "$n" && "$RABBIT_BIN/rabbitmqctl" -n "$(node_name "$n")" "$@")
 }
 
-epmd_pid() {
-    local pid
-    pid=$(ss -Hltnp "sport = :$EPMD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = epmd ]; then echo "$pid"; fi
-}
-epmd_note() {
-    mkdir -p "$STATE"
-    if [ ! -f "$STATE/epmd.before" ]; then
-        if [ -n "$(epmd_pid)" ]; then echo yes; else echo no; fi >"$STATE/epmd.before"
-    fi
-}
-epmd_stop() {
-    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then stop_pid "$(epmd_pid)"; fi
-    rm -f "$STATE/epmd.before"
-}
-
 node_pid() { pid_in "$(node_dir "$1")/rabbit.pid" 'beam*'; }
 
 node_start() { # n: start detached, wait until it answers

@@ -84,3 +84,24 @@ stop_pidfile() { # file program [signal]: stop_tree the process the file names, 
     if [ -n "$pid" ]; then stop_tree "$pid" "${3:-TERM}"; fi
     rm -f "$1"
 }
+
+# The epmd of a RabbitMQ setup (stack.sh's node, cluster.sh's nodes): callers set EPMD_PORT and STATE.
+# Any rabbitmqctl call starts epmd when none runs, and it outlives the node: epmd_note records whether one listened on
+# EPMD_PORT before us, and epmd_stop ends only an epmd we caused.
+epmd_pid() { # the epmd listening on EPMD_PORT, if any
+    local pid
+    pid=$(ss -Hltnp "sport = :$EPMD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = epmd ]; then echo "$pid"; fi
+}
+
+epmd_note() {
+    mkdir -p "$STATE"
+    if [ ! -f "$STATE/epmd.before" ]; then
+        if [ -n "$(epmd_pid)" ]; then echo yes; else echo no; fi >"$STATE/epmd.before"
+    fi
+}
+
+epmd_stop() {
+    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then stop_pid "$(epmd_pid)"; fi
+    rm -f "$STATE/epmd.before"
+}

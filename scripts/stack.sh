@@ -161,27 +161,6 @@ rabbit_env() {
 
 ctl() { rabbit_env; "$RABBIT_BIN/rabbitmqctl" -n "$NODE" "$@"; }
 
-epmd_pid() { # the epmd listening on this profile's port, if any
-    local pid
-    pid=$(ss -Hltnp "sport = :$EPMD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = epmd ]; then echo "$pid"; fi
-}
-
-epmd_note() {
-    # Any rabbitmqctl call starts epmd when none runs, and it outlives the node: note whether one ran before us.
-    mkdir -p "$STATE"
-    if [ ! -f "$STATE/epmd.before" ]; then
-        if [ -n "$(epmd_pid)" ]; then echo yes; else echo no; fi >"$STATE/epmd.before"
-    fi
-}
-
-epmd_stop() { # end the epmd we caused, and only that one
-    if [ "$(cat "$STATE/epmd.before" 2>/dev/null)" = no ]; then
-        stop_pid "$(epmd_pid)"
-    fi
-    rm -f "$STATE/epmd.before"
-}
-
 broker_start() {
     rabbit_env
     mkdir -p "$STATE/rabbitmq/mnesia" "$STATE/rabbitmq/log"

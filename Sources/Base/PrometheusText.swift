@@ -15,6 +15,12 @@ public struct PrometheusText: Sendable {
         text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(type)\n"
     }
 
+    /// A family of one unlabelled sample: its help, its type and its value.
+    public mutating func single(_ name: String, _ type: String, help: String, _ value: Double) {
+        family(name, type, help: help)
+        sample(name, [], value)
+    }
+
     /// One sample of `name` with `labels` (in order).
     public mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
         text += name

@@ -114,7 +114,7 @@ final class RecordSlots: Sendable {
                 defer { fd.unlock() }
                 var first = 0
                 while first < slotsPerShard {
-                    let count = min(window, slotsPerShard - first)
+                    let count = min(256, slotsPerShard - first)  // 256 KB a read: a few dozen preads a shard
                     let slots = read(fd, first: first, count: count)
                     for index in 0..<count {
                         guard let slot = Self.decode(slots, at: index * Self.slotSize), now - slot.time > maxAge

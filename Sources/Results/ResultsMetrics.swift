@@ -67,14 +67,13 @@ public final class ResultsMetrics: Sendable {
         for conclusion in Set(Self.conclusions).union(s.results.keys).sorted() {
             out.sample("solstice_results_total", [("conclusion", conclusion)], Double(s.results[conclusion] ?? 0))
         }
-        out.family(
+        out.single(
             "solstice_results_retried_total", "counter",
-            help: "Result attempts that failed for a passing reason and went to a delay queue.")
-        out.sample("solstice_results_retried_total", [], Double(s.retried))
-        out.family(
+            help: "Result attempts that failed for a passing reason and went to a delay queue.", Double(s.retried))
+        out.single(
             "solstice_results_dead_lettered_total", "counter",
-            help: "Results sent to the dead-letter queue (malformed, refused, or out of attempts).")
-        out.sample("solstice_results_dead_lettered_total", [], Double(s.deadLettered))
+            help: "Results sent to the dead-letter queue (malformed, refused, or out of attempts).",
+            Double(s.deadLettered))
         out.histogram(
             "solstice_result_duration_seconds", help: "Time of one attempt at a result, whatever its outcome.",
             bounds: Self.durationBounds, counts: s.buckets, sum: s.durationSum)

@@ -173,8 +173,7 @@ public final class OperationsEndpoints: Sendable {
             ),
         ]
         for (name, help, value) in counters {
-            out.family(name, "counter", help: help)
-            out.sample(name, [], Double(value))
+            out.single(name, "counter", help: help, Double(value))
         }
         let gauges: [(String, String, Int)] = [
             ("solstice_outbox_messages", "Files in SPOOL_DIR/outbox waiting for the broker.", queues.outbox),
@@ -186,8 +185,7 @@ public final class OperationsEndpoints: Sendable {
             ("solstice_checks_outbox", "Check Run writes waiting to be sent to GitHub.", queues.checks),
         ]
         for (name, help, value) in gauges {
-            out.family(name, "gauge", help: help)
-            out.sample(name, [], Double(value))
+            out.single(name, "gauge", help: help, Double(value))
         }
         out.family(
             "solstice_github_requests_total", "counter",
@@ -201,14 +199,14 @@ public final class OperationsEndpoints: Sendable {
         if let remaining = snapshot.rateLimitRemaining {
             out.sample("solstice_github_rate_limit_remaining", [], Double(remaining))
         }
-        out.family(
+        out.single(
             "solstice_checkruns_timed_out_total", "counter",
-            help: "Check Runs the reconciler completed timed_out (JOB_TIMEOUT passed without a result).")
-        out.sample("solstice_checkruns_timed_out_total", [], Double(snapshot.checkRunsTimedOut))
-        out.family(
+            help: "Check Runs the reconciler completed timed_out (JOB_TIMEOUT passed without a result).",
+            Double(snapshot.checkRunsTimedOut))
+        out.single(
             "solstice_gap_repair_redeliveries_total", "counter",
-            help: "Redeliveries gap repair asked GitHub for (deliveries this host never recorded).")
-        out.sample("solstice_gap_repair_redeliveries_total", [], Double(snapshot.gapRepairRedeliveries))
+            help: "Redeliveries gap repair asked GitHub for (deliveries this host never recorded).",
+            Double(snapshot.gapRepairRedeliveries))
         out.family("solstice_build_info", "gauge", help: "The version of solstice-fcgi; always 1.")
         out.sample("solstice_build_info", [("version", version)], 1)
         return out.text
