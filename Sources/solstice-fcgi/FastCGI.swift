@@ -313,6 +313,12 @@ final class FastCGIWorker: @unchecked Sendable {
                 body += content.prefix(want - body.count)
             }
             if let expected = webhook.contentLength, body.count < min(expected, limit + 1) { return nil }
+            // A kept connection serves the next request only after this one's empty FCGI_STDIN, which the web
+            // server sends right behind the body it declared; without this read every keep-alive connection
+            // was closed after its first answer, and nginx failed the request it had already sent on it (502).
+            if keep && !stdinEnded && !broken && body.count == webhook.contentLength {
+                stdinEnded = nextContent(of: FastCGIRecord.stdin, for: id, &reader)?.isEmpty == true
+            }
             return body
         }
         var answer: [UInt8] = []

@@ -57,6 +57,41 @@ def request(address, params, body=b"", timeout=10):
         return _parse(stdout)
 
 
+def kept_requests(address, requests, timeout=10):
+    """Sends each (params, body) over one connection with FCGI_KEEP_CONN, as nginx's `fastcgi_keep_conn on` does,
+    each after the previous answer; returns the (status, headers, body) of each until the responder closed."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(address)
+    answers = []
+    with s:
+        buffer = b""
+        for request_id, (params, body) in enumerate(requests, start=1):
+            out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1), request_id)
+            out += _record(PARAMS, _params(params), request_id) + _record(PARAMS, b"", request_id)
+            for i in range(0, len(body), 65535):
+                out += _record(STDIN, body[i:i + 65535], request_id)
+            out += _record(STDIN, b"", request_id)
+            try:
+                s.sendall(out)
+            except OSError:
+                return answers
+            stdout, ended = b"", False
+            while not ended:
+                while len(buffer) < 8 or len(buffer) < 8 + struct.unpack(">H", buffer[4:6])[0] + buffer[6]:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return answers
+                    buffer += chunk
+                _, kind, _, length, padding = struct.unpack(">BBHHB", buffer[:7])
+                content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
+                if kind == STDOUT:
+                    stdout += content
+                ended = kind == END_REQUEST
+            answers.append(_parse(stdout))
+    return answers
+
+
 def _parse(stdout):
     head, _, body = stdout.partition(b"\r\n\r\n")
     headers = {}

@@ -51,6 +51,16 @@ def stop(process):
         process.wait()
 
 
+def test_webhooks_over_a_kept_fastcgi_connection_are_each_answered_and_published(clean):
+    # nginx with `fastcgi_keep_conn on` sends the next request on the same connection; the responder closed it
+    # after the first answer, so nginx failed the second with 502 "upstream prematurely closed connection".
+    deliveries = [str(uuid.uuid4()) for _ in range(3)]
+    answers = fcgi_client.kept_requests(clean.fcgi_socket, [(params(clean, PUSH, d), PUSH) for d in deliveries])
+    assert [status for status, _, _ in answers] == [202, 202, 202], answers
+    jobs = clean.drain(expect=3)
+    assert sorted(props.headers["x-github-delivery"] for props, _ in jobs) == sorted(deliveries)
+
+
 def test_listen_on_tcp(clean, child_env):
     port = free_port()
     proc = subprocess.Popen([clean.fcgi_bin, "--listen", f"127.0.0.1:{port}", "--workers", "3"], env=child_env,
