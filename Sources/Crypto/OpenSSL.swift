@@ -5,10 +5,20 @@ internal import COpenSSL
     import Glibc
 #endif
 
+/// SHA-256 and SHA-1 fetched from the default provider once. `EVP_sha256()` is OpenSSL 3's legacy handle: every
+/// digest or HMAC made with it fetches the implementation again (a name lookup under a read lock), which cost more
+/// than hashing a webhook's body. A fetched `EVP_MD` is immutable and may be shared by all threads; nil (no
+/// provider) falls back to the legacy handle.
+private nonisolated(unsafe) let fetchedSHA256 = EVP_MD_fetch(nil, "SHA256", nil)
+private nonisolated(unsafe) let fetchedSHA1 = EVP_MD_fetch(nil, "SHA1", nil)
+
 /// The libcrypto calls the product makes; every unsafe pointer that touches OpenSSL stays in this file.
 ///
 /// All functions here are stateless one-shot calls and safe from any thread (OpenSSL 3 needs no locking setup).
 public enum OpenSSL {
+    private static var sha256MD: OpaquePointer? { fetchedSHA256 ?? EVP_sha256() }
+    private static var sha1MD: OpaquePointer? { fetchedSHA1 ?? EVP_sha1() }
+
     /// HMAC-SHA256 of `data` under `key` (wraps `HMAC(EVP_sha256(), …)`).
     public static func hmacSHA256(key: [UInt8], data: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
@@ -18,7 +28,7 @@ public enum OpenSSL {
             var empty: UInt8 = 0
             let keyPointer = keyBytes.baseAddress ?? withUnsafePointer(to: &empty) { UnsafeRawPointer($0) }
             _ = HMAC(
-                EVP_sha256(), keyPointer, Int32(keyBytes.count),
+                sha256MD, keyPointer, Int32(keyBytes.count),
                 data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, &out, &length)
         }
         return Array(out.prefix(Int(length)))
@@ -29,7 +39,7 @@ public enum OpenSSL {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         data.withUnsafeBytes { bytes in
-            _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, EVP_sha1(), nil)
+            _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, sha1MD, nil)
         }
         return Array(out.prefix(Int(length)))
     }
@@ -39,7 +49,7 @@ public enum OpenSSL {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         data.withUnsafeBytes { bytes in
-            _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, EVP_sha256(), nil)
+            _ = EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, sha256MD, nil)
         }
         return Array(out.prefix(Int(length)))
     }

@@ -208,9 +208,9 @@ final class RecordSlots: Sendable {
 
     private func read(_ fd: FileDescriptor, first: Int, count: Int? = nil) -> [UInt8] {
         let length = (count ?? window) * Self.slotSize
-        var bytes = [UInt8](repeating: 0, count: length)
-        let got = bytes.withUnsafeMutableBytes { pread(fd.raw, $0.baseAddress, length, off_t(first * Self.slotSize)) }
-        if got < length { bytes.removeLast(length - max(got, 0)) }
-        return bytes
+        // Not zeroed first: only the bytes pread filled are kept.
+        return [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            initialized = max(0, pread(fd.raw, buffer.baseAddress, length, off_t(first * Self.slotSize)))
+        }
     }
 }
