@@ -5,6 +5,8 @@
 #     for these webhooks (taken off the queue after the warm-up: same size, properties and headers);
 #   - signed webhooks through nginx → solstice-fcgi → RabbitMQ (each answered after its own confirm) at concurrency
 #     16 and 64, beside nginx answering a static 202 to the same requests on the same server (nginx's ceiling);
+#   - publish-bench again, paced at the rate the c=64 webhook case reached: the broker's own confirm latency at that
+#     rate, beside the path's p50/p99 (what is left of the tail is nginx's and ours);
 #   - the same ceiling and webhook cases against a local 3-node cluster with quorum queues (scripts/cluster.sh), the
 #     stack's responder restarted against its AMQP_URL list (stack.sh's STACK_FCGI_AMQP_URL), then the cluster down.
 # Prints per second, p50, p99, the ratios to nginx static and to the broker ceiling, the peak RSS of the responders
@@ -97,9 +99,9 @@ print(f"publish-bench publishes the {len(sizes)} JobRequests the responder publi
 PY
 }
 
-publish_ceiling() { # name AMQP_URL QUEUE_TYPE: JobPublisher alone; prints "rate p50 p99 failed rss_mb"
+publish_ceiling() { # name AMQP_URL QUEUE_TYPE [publish-bench flags]: JobPublisher alone; prints "rate p50 p99 failed rss_mb"
     purge
-    AMQP_URL=$2 AMQP_QUEUE_TYPE=$3 "$PUBLISH_BENCH" --publishers "$PUBLISHERS" --seconds "$SECONDS_EACH" \
+    AMQP_URL=$2 AMQP_QUEUE_TYPE=$3 "$PUBLISH_BENCH" --publishers "$PUBLISHERS" --seconds "$SECONDS_EACH" "${@:4}" \
         "$DIR"/job-*.json >"$DIR/$1.out" 2>&1 || true
     purge
     python3 - "$DIR/$1.out" <<'PY'
@@ -151,6 +153,12 @@ for c in 16 64; do
     [ -n "$w_err" ] && echo "  socket errors: $w_err"
 done
 single[rss]=$(peak_rss "$PID")
+# Tail latency (issue 16): the broker's own confirm latency with no HTTP, at the rate the c=64 webhook case reached.
+# The path's p99 minus this p99 is what nginx and the responder add to the tail.
+if [ "${single[64]:--}" != - ]; then
+    read -r r_rate r_p50 r_p99 r_failed _ < <(publish_ceiling at-path-rate "$STACK_AMQP_URL" classic --rate "${single[64]}")
+    row "JobPublisher alone at the c=64 rate" "$r_rate" "$r_p50" "$r_p99" "$r_failed" "" "$(ratio "$r_rate" "$c_rate")"
+fi
 python3 - "$STACK_AMQP_URL" <<'PY'
 import sys
 from support import publishing, topology

@@ -1,7 +1,8 @@
 // Measures the broker's ceiling for our publisher, with no HTTP in the way: one `JobPublisher` — the responder's, with
 // its `AMQPSettings` read from the environment as solstice-fcgi reads them, so the same URL (list), exchange, routing
 // key, topology and queue type — and N threads that each publish one message at a time and wait for its confirm
-// (`publish([message])`, as a FastCGI worker does), for S seconds. The bodies are JobRequests as the responder
+// (`publish([message])`, as a FastCGI worker does), for S seconds; with `--rate R` the threads together publish at most
+// R messages/s, so the broker's own latency can be read at the rate the webhook path reached. The bodies are JobRequests as the responder
 // published them (bench/run.sh takes them off the queue after its warm-up), sent with the properties and headers
 // JobDispatcher gives them. Prints messages/s, publish latency p50/p99 and the process's peak RSS (VmHWM).
 //
@@ -18,10 +19,10 @@ import Synchronization
 #endif
 
 let usage = """
-    usage: publish-bench [--publishers N] [--seconds S] JOBREQUEST.json...
+    usage: publish-bench [--publishers N] [--seconds S] [--rate R] JOBREQUEST.json...
 
     Publishes the given JobRequest bodies in turn through one JobPublisher from N threads (default 64), each with one
-    message in flight, for S seconds (default 10); prints messages/s, publish latency p50/p99 and peak RSS, then a
+    message in flight, for S seconds (default 10), at most R messages/s in all if --rate is given; prints messages/s, publish latency p50/p99 and peak RSS, then a
     RESULT line for scripts. The broker and the names come from the environment, as for solstice-fcgi:
     \(ConfigVariable.helpText(AMQPSettings.variables + LogSettings.variables))
     """
@@ -29,6 +30,7 @@ let tool = CommandLineTool(name: "publish-bench", version: "0.1.0", usage: usage
 
 var publisherCount = 64
 var seconds = 10.0
+var rate: Double?
 var files: [String] = []
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
@@ -44,6 +46,11 @@ while let arg = args.popFirst() {
             tool.fail("--seconds needs a positive number")
         }
         seconds = value
+    case "--rate":
+        guard let value = args.popFirst().flatMap({ Double($0) }), value > 0 else {
+            tool.fail("--rate needs a positive number of messages per second")
+        }
+        rate = value
     case _ where arg.hasPrefix("-"):
         tool.fail("unknown flag \(arg); see --help")
     default:
@@ -52,6 +59,9 @@ while let arg = args.popFirst() {
 }
 guard !files.isEmpty else { tool.fail("no JobRequest bodies given; see --help") }
 let runSeconds = seconds
+/// Seconds between one thread's publishes under --rate (each thread takes an equal share), 0 without it.
+let interval = rate.map { Double(publisherCount) / $0 } ?? 0
+let threadCount = publisherCount
 
 /// One body to publish, and the event header the responder gave it.
 struct Job: Sendable {
@@ -119,7 +129,15 @@ for p in 0..<publisherCount {
             var failed = 0
             var firstFailure: String?
             var sequence = 0
+            // Under --rate, thread p publishes at start + (k + p/N) × interval: spread evenly, never ahead.
+            var scheduled = start + interval * Double(p) / Double(threadCount)
             while MonotonicClock.now() < deadline {
+                if interval > 0 {
+                    let wait = scheduled - MonotonicClock.now()
+                    if wait > 0 { _ = MonotonicClock.sleep(wait) }
+                    scheduled += interval
+                    guard MonotonicClock.now() < deadline else { break }
+                }
                 let job = jobs[(p + sequence) % jobs.count]
                 let m = message(job, publisher: p, sequence: sequence)
                 sequence += 1
@@ -165,18 +183,18 @@ let (latencies, failed, firstFailure) = measured.withLock { ($0.latencies.sorted
 func percentile(_ p: Double) -> Double {
     latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
 }
-let rate = Double(latencies.count) / elapsed
+let achieved = Double(latencies.count) / elapsed
 let sizes = jobs.map(\.body.count)
 let meanSize = sizes.reduce(0, +) / sizes.count
 let rss = procStatusMB("VmHWM")
 print(
-    "publish-bench: \(publisherCount) publishers, \(fixed(elapsed)) s, \(jobs.count) JobRequest bodies of "
+    "publish-bench: \(publisherCount) publishers\(rate.map { " at most \(fixed($0, 0))/s" } ?? ""), \(fixed(elapsed)) s, \(jobs.count) JobRequest bodies of "
         + "\(sizes.min()!)-\(sizes.max()!) bytes, node \(publisher.connectedNode ?? "none") (\(settings.queueType)): "
-        + "\(latencies.count) confirmed, \(fixed(rate, 0)) messages/s, p50 \(fixed(percentile(0.5))) ms, "
+        + "\(latencies.count) confirmed, \(fixed(achieved, 0)) messages/s, p50 \(fixed(percentile(0.5))) ms, "
         + "p99 \(fixed(percentile(0.99))) ms, \(failed) failed, peak RSS \(fixed(rss, 1)) MB")
 if let firstFailure { print("first failure: \(firstFailure)") }
 print(
-    "RESULT publishers=\(publisherCount) seconds=\(fixed(elapsed)) confirmed=\(latencies.count) rate=\(fixed(rate, 0)) "
+    "RESULT publishers=\(publisherCount) seconds=\(fixed(elapsed)) confirmed=\(latencies.count) rate=\(fixed(achieved, 0)) "
         + "p50_ms=\(fixed(percentile(0.5))) p99_ms=\(fixed(percentile(0.99))) failed=\(failed) "
         + "body_bytes=\(meanSize) rss_mb=\(fixed(rss, 1))")
 exit(0)

@@ -137,7 +137,32 @@ enum FastCGIRecord {
 
     /// Name-value pairs (lengths of one byte, or four with the high bit set); nil when a length runs past the end.
     static func pairs(_ bytes: [UInt8]) -> [(name: String, value: String)]? {
+        ranges(bytes)?.map {
+            (String(decoding: bytes[$0.name], as: UTF8.self), String(decoding: bytes[$0.value], as: UTF8.self))
+        }
+    }
+
+    /// The request's parameters that the responder reads (`WebhookRequest.cgiVariables`), the first of each name;
+    /// nil when a length runs past the end. A web server sends thirty or so; making a String and a dictionary
+    /// entry of each cost more than the few that are read.
+    static func requestParameters(_ bytes: [UInt8]) -> [(name: String, value: String)]? {
+        guard let ranges = ranges(bytes) else { return nil }
         var result: [(name: String, value: String)] = []
+        for (name, value) in ranges {
+            guard let wanted = readNames.firstIndex(where: { $0.elementsEqual(bytes[name]) }) else { continue }
+            let text = WebhookRequest.cgiVariables[wanted]
+            if !result.contains(where: { $0.name == text }) {
+                result.append((text, String(decoding: bytes[value], as: UTF8.self)))
+            }
+        }
+        return result
+    }
+
+    private static let readNames = WebhookRequest.cgiVariables.map { Array($0.utf8) }
+
+    /// Where each pair's name and value lie in `bytes`.
+    private static func ranges(_ bytes: [UInt8]) -> [(name: Range<Int>, value: Range<Int>)]? {
+        var result: [(name: Range<Int>, value: Range<Int>)] = []
         var i = 0
         func length() -> Int? {
             guard i < bytes.count else { return nil }
@@ -154,9 +179,7 @@ enum FastCGIRecord {
             guard let nameLength = length(), let valueLength = length(),
                 nameLength <= bytes.count - i, valueLength <= bytes.count - i - nameLength
             else { return nil }
-            let name = String(decoding: bytes[i..<(i + nameLength)], as: UTF8.self)
-            let value = String(decoding: bytes[(i + nameLength)..<(i + nameLength + valueLength)], as: UTF8.self)
-            result.append((name, value))
+            result.append((i..<(i + nameLength), (i + nameLength)..<(i + nameLength + valueLength)))
             i += nameLength + valueLength
         }
         return result
@@ -314,13 +337,11 @@ final class FastCGIWorker: @unchecked Sendable {
             write(FastCGIRecord.end(id: id, FastCGIRecord.unknownRole), reader.fd)
             return nil
         }
-        guard let pairs = FastCGIRecord.pairs(params) else { return nil }
-        var parameters: [String: String] = [:]
-        for (name, value) in pairs where parameters[name] == nil { parameters[name] = value }  // the first counts
+        guard let parameters = FastCGIRecord.requestParameters(params) else { return nil }
         phase.withLock { $0.generation += 1 }
         Shutdown.inFlight.add(1, ordering: .sequentiallyConsistent)
 
-        let webhook = WebhookRequest { parameters[$0] }
+        let webhook = WebhookRequest { name in parameters.first { $0.name == name }?.value }
         var stdinEnded = false
         var broken = false
         let response = responder.respond(to: webhook) { limit in

@@ -74,6 +74,18 @@ import Testing
         #expect(request.contentLength == length && request.invalidContentLength == nil)
     }
 
+    /// The FastCGI transport hands over only `cgiVariables` (it skips the rest of a web server's parameters): a
+    /// variable read here but missing from the list would silently read as absent behind nginx.
+    @Test func aRequestReadsOnlyTheListedCGIVariables() {
+        var names = Set<String>()
+        _ = WebhookRequest(cgi: { name in
+            names.insert(name)
+            return name == "REQUEST_URI" ? nil : "1"  // without REQUEST_URI the path comes from two more
+        })
+        #expect(names.isSubset(of: Set(WebhookRequest.cgiVariables)), "read but not listed: \(names)")
+        #expect(names.count == WebhookRequest.cgiVariables.count, "listed but never read")
+    }
+
     @Test func headerValuesNeverCarryControlCharacters() {
         var response = WebhookResponse(status: 204, headers: [], body: [])
         response.headers = [
