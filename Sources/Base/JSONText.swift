@@ -12,6 +12,16 @@ public enum JSONText {
     /// characters and U+2028/U+2029 (line breaks to JavaScript) as `\u00xx`. Works on the UTF-8 bytes: the bodies
     /// are written per request, and a per-scalar String append cost a tenth of the responder's time.
     public static func quote(_ s: String, into out: inout [UInt8]) {
+        // Most strings (ids, names, URLs) are printable ASCII with nothing to escape: one check, one copy.
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x80 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+            else { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }
+        if plain == true { return }
         out.append(UInt8(ascii: "\""))
         var utf8 = s.utf8.makeIterator()
         var pending: [UInt8] = []  // E2 or E2 80, held until we know whether it starts U+2028/U+2029

@@ -10,6 +10,9 @@ public struct DeliveryIDs: Sendable, Equatable {
     public let delivery: String
     /// `X-GitHub-Hook-Installation-Target-ID`, when sent.
     public let installationTarget: String?
+    /// One per delivery: all jobs of one expansion share it. Made once: a webhook reads it several times (its lock,
+    /// its record, its jobs, its answer), and each UUIDv5 is a SHA-1.
+    public let groupID: String
 
     /// The namespace of every Solstice UUIDv5; changing it changes every id, so it never changes.
     public static let namespace: [UInt8] = [
@@ -25,10 +28,8 @@ public struct DeliveryIDs: Sendable, Equatable {
         } else {
             deliveryKey = delivery
         }
+        groupID = Self.uuid5(deliveryKey)
     }
-
-    /// One per delivery: all jobs of one expansion share it.
-    public var groupID: String { Self.uuid5(deliveryKey) }
 
     /// The id of job `jobID` of this delivery (job ids never contain `/`, so keys cannot collide).
     public func requestID(jobID: String) -> String { Self.uuid5(deliveryKey + "/" + jobID) }
