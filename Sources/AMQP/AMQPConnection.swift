@@ -177,6 +177,14 @@ final class AMQPConnection {
     /// The socket's file descriptor, for `poll(2)`.
     var socketFD: Int32 { amqp_get_sockfd(state) }
 
+    /// Holds back partial TCP segments while `on` (`TCP_CORK`): rabbitmq-c sends each frame of each message with
+    /// its own `send`, so a batch of messages left as a burst of small segments, and the broker paid a read for
+    /// each. Uncorking sends what is held at once.
+    func cork(_ on: Bool) {
+        var value: Int32 = on ? 1 : 0
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Puts channel 1 in confirm mode (wraps `amqp_confirm_select`).
     func enableConfirms() throws(AMQPError) {
         amqp_confirm_select(state, Self.channel)

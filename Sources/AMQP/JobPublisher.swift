@@ -323,6 +323,11 @@ private final class PublisherLoop: @unchecked Sendable {
         }
         guard let connection else { return }
         let deadline = MonotonicClock.now() + owner.timeout
+        // A batch goes out in as few segments as its size allows; a lone message needs no cork (rabbitmq-c already
+        // sends its three frames with MSG_MORE).
+        let corked = batch.count > 1
+        if corked { connection.cork(true) }
+        defer { if corked { connection.cork(false) } }
         for (position, (message, ticket, index)) in batch.enumerated() {
             if ticket.isDone { continue }
             do {
