@@ -4,13 +4,16 @@
 // - the tape accepts exactly the texts the independent checker calls JSON;
 // - for those, a generic value (every key, string and number decoded) and EventMapper's answer for each event are
 //   the same with both decoders;
-// - for the others, the tape's answer is "not valid JSON" (dataCorrupted without a coding path; the 400 of that name).
+// - for the others, the tape's answer is "not valid JSON" (dataCorrupted without a coding path; the 400 of that name);
+// - for every input, each payload slice read directly from the tape (PayloadDecoder.direct, the responder's) and
+//   EventMapper's answer for each event with it are the tape decoder's, value or 400.
 // Foundation is left out where it would trap: an integer above 2^53 with an exponent and more digits than Decimal
 // holds (JSONTapeDecoderTests.anIntegerThatCrashesFoundationIsAnError), so inputs with a run of over 30 digits.
 
 import Base
-import Events
 import Foundation
+
+@testable import Events
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func jsonFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -25,6 +28,22 @@ public func jsonFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     func map(_ event: String, _ decoder: PayloadDecoder) -> Result<EventOutcome, PayloadError> {
         Result { () throws(PayloadError) in try EventMapper.map(event: event, payload: bytes, decoder: decoder) }
     }
+    for event in events where map(event, .direct) != map(event, .tape) {
+        fatalError("\(event) maps differently: direct \(map(event, .direct)), tape \(map(event, .tape))")
+    }
+    func sliceAlike<T: Decodable & TapeReadable & Equatable>(_: T.Type) {
+        func slice(_ decoder: PayloadDecoder) -> Result<T, PayloadError> {
+            Result { () throws(PayloadError) in try EventMapper.decode(T.self, bytes, decoder) }
+        }
+        if slice(.direct) != slice(.tape) { fatalError("\(T.self): direct \(slice(.direct)), tape \(slice(.tape))") }
+    }
+    sliceAlike(PushPayload.self)
+    sliceAlike(PullRequestEventPayload.self)
+    sliceAlike(CheckSuiteEventPayload.self)
+    sliceAlike(CheckRunEventPayload.self)
+    sliceAlike(IssueCommentEventPayload.self)
+    sliceAlike(PingPayload.self)
+    sliceAlike(ActionPayload.self)
     guard accepted else {
         if tape != .invalidJSON { fatalError("refused text decoded as \(tape)") }
         for event in events {

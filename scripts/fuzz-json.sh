@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the JSON reader (JSONTape, JSONTapeDecoder) against Foundation's JSONDecoder and an independent RFC 8259
-# checker (Fuzz/JSONFuzz.swift) with libFuzzer for SECONDS (default 60), seeded with GitHub's sample payloads. Crash
-# inputs land in .build-fuzz/json-artifacts/.
+# checker, and the payload slices read directly from the tape against JSONTapeDecoder (Fuzz/JSONFuzz.swift), with
+# libFuzzer for SECONDS (default 60), seeded with GitHub's sample payloads. Crash inputs land in
+# .build-fuzz/json-artifacts/.
 #
 #   scripts/fuzz-json.sh 600
 #   CORPUS=/tmp/json-corpus scripts/fuzz-json.sh 600   # keep the corpus for the next run
@@ -14,8 +15,9 @@ mkdir -p "$out/modules" "$root/.build-fuzz/json-artifacts"
 # The modules the harness reaches, lowest first, each instrumented for libFuzzer and ASan (-c only adds the hooks);
 # Crypto because Events imports it (SHA-1 for delivery ids), hence COpenSSL's module map and -lssl -lcrypto.
 flags=(-sanitize=fuzzer,address -parse-as-library -O -swift-version 6 -I "$out/modules" -I "$root/Sources/COpenSSL")
+# -enable-testing: the harness compares Events' internal payload slices (@testable import).
 for module in Base Crypto Events; do
-    swiftc "${flags[@]}" -c -wmo -module-name "$module" -emit-module \
+    swiftc "${flags[@]}" -enable-testing -c -wmo -module-name "$module" -emit-module \
         -emit-module-path "$out/modules/$module.swiftmodule" -o "$out/modules/$module.o" "$root/Sources/$module"/*.swift
 done
 # The harness with the tests' RFC 8259 checker and generic value (JSONReference.swift imports only Base and

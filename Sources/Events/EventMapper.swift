@@ -33,11 +33,16 @@ public struct PayloadError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Which JSON decoder reads a payload. Both give the same payload values and the same errors for any valid JSON; for
-/// JSON that breaks RFC 8259, `tape` always answers "payload is not valid JSON", where Foundation's lazier checks
-/// may let it through (a trailing comma, a bad string in a field nobody reads) or name another field first.
+/// Which JSON decoder reads a payload. All give the same payload values and the same errors for any valid JSON; for
+/// JSON that breaks RFC 8259, `direct` and `tape` always answer "payload is not valid JSON", where Foundation's
+/// lazier checks may let it through (a trailing comma, a bad string in a field nobody reads) or name another field
+/// first. `direct` and `tape` give the same answer for every text.
 public enum PayloadDecoder: Sendable {
-    /// `JSONTapeDecoder`: the whole text checked in one pass, then only the fields SPEC §4 reads are looked up.
+    /// The payload slices read straight from the `JSONTape` (Payloads+Tape.swift), without `Decodable`'s
+    /// containers, existentials and coding paths: `tape`'s answers, for less. The responder's.
+    case direct
+    /// `JSONTapeDecoder`: the whole text checked in one pass, then only the fields SPEC §4 reads are looked up
+    /// through the slices' `Decodable` conformances.
     case tape
     /// Foundation's `JSONDecoder`, which `tape` replaced (it builds a dictionary of every key of every object).
     case foundation
@@ -48,8 +53,8 @@ public enum EventMapper {
     private static let zeroSHA = String(repeating: "0", count: 40)
 
     /// Decides what `event` with `payload` asks for. Throws `PayloadError` for invalid JSON or a missing field.
-    /// `decoder` is for comparing the two JSON decoders (tests, json-bench); the responder uses the default.
-    public static func map(event: String, payload: [UInt8], decoder: PayloadDecoder = .tape) throws(PayloadError)
+    /// `decoder` is for comparing the JSON decoders (tests, json-bench); the responder uses the default.
+    public static func map(event: String, payload: [UInt8], decoder: PayloadDecoder = .direct) throws(PayloadError)
         -> EventOutcome
     {
         switch event {
@@ -237,15 +242,23 @@ public enum EventMapper {
         return url
     }
 
-    /// The payload slice `T`; a `DecodingError` becomes the 400 naming the field (SPEC §3).
-    private static func decode<T: Decodable>(_ type: T.Type, _ payload: [UInt8], _ decoder: PayloadDecoder)
+    /// The payload slice `T`; a decoder's error becomes the 400 naming the field (SPEC §3). Internal, not private,
+    /// so tests compare the decoders slice by slice, also on fields the outcome does not show.
+    static func decode<T: Decodable & TapeReadable>(_ type: T.Type, _ payload: [UInt8], _ decoder: PayloadDecoder)
         throws(PayloadError) -> T
     {
+        switch decoder {
+        case .direct: return try T.read(payload: payload)
+        case .tape: return try decodable { try JSONTapeDecoder().decode(T.self, from: payload) }
+        case .foundation: return try decodable { try JSONDecoder().decode(T.self, from: Data(payload)) }
+        }
+    }
+
+    /// Runs a `Decodable` decoder; its `DecodingError` becomes the 400 naming the field
+    /// (`PayloadFieldError.payloadError` spells the same 400s for `direct`).
+    private static func decodable<T>(_ decode: () throws -> T) throws(PayloadError) -> T {
         do {
-            switch decoder {
-            case .tape: return try JSONTapeDecoder().decode(T.self, from: payload)
-            case .foundation: return try JSONDecoder().decode(T.self, from: Data(payload))
-            }
+            return try decode()
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
             throw PayloadError(field: nil, message: "payload is not a JSON object")
         } catch let DecodingError.typeMismatch(_, context) {

@@ -1,5 +1,6 @@
-// Times what the responder does with a payload, EventMapper.map, once with Foundation's JSONDecoder and once with
-// JSONTapeDecoder, in the same run on the same bytes; also JSONTape's check alone. Each file is timed as it is
+// Times what the responder does with a payload, EventMapper.map, with Foundation's JSONDecoder, with JSONTapeDecoder
+// and with the slices read directly from the tape (PayloadDecoder.direct, the responder's), in the same run on the
+// same bytes; also JSONTape's check alone. Each file is timed as it is
 // (GitHub's samples are pretty-printed) and compacted (whitespace outside strings removed, as GitHub sends them).
 // Build with -c release. Default files: push.with-new-branch.json and the largest pull_request*.json of
 // GITHUB_PAYLOADS_DIR (default ../shared/reference/github-payloads); the event is the file name up to its first dot.
@@ -72,10 +73,15 @@ if let i = arguments.firstIndex(of: "-n"), i + 1 < arguments.count, let n = Int(
     iterations = max(1, n)
     arguments.removeSubrange(i...(i + 1))
 }
-/// `--only tape|foundation`: run that decoder alone, N times per file, and print nothing else.
+/// `--only direct|tape|foundation`: run that decoder alone, N times per file, and print nothing else.
 var only: PayloadDecoder?
 if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
-    only = arguments[i + 1] == "tape" ? .tape : .foundation
+    let decoders: [String: PayloadDecoder] = ["direct": .direct, "tape": .tape, "foundation": .foundation]
+    guard let decoder = decoders[arguments[i + 1]] else {
+        print("--only takes direct, tape or foundation")
+        exit(2)
+    }
+    only = decoder
     arguments.removeSubrange(i...(i + 1))
 }
 if arguments.isEmpty {
@@ -98,16 +104,18 @@ for path in arguments {
     for (form, bytes) in [("as is", original), ("compacted", compacted(original))] {
         let foundation = try? EventMapper.map(event: event, payload: bytes, decoder: .foundation)
         let tape = try? EventMapper.map(event: event, payload: bytes, decoder: .tape)
-        guard let foundation, foundation == tape else {
+        let direct = try? EventMapper.map(event: event, payload: bytes, decoder: .direct)
+        guard let foundation, foundation == tape, tape == direct else {
             print(
                 "\(path): the decoders disagree or fail: \(String(describing: foundation)) vs \(String(describing: tape))"
-            )
+                    + " vs \(String(describing: direct))")
             exit(1)
         }
         var sink = 0
         // Interleaved rounds, so both decoders see the same machine.
         var foundationBest = Double.infinity
         var tapeBest = Double.infinity
+        var directBest = Double.infinity
         var scanBest = Double.infinity
         for _ in 0..<5 {
             foundationBest = min(
@@ -122,6 +130,11 @@ for path in arguments {
                 time(iterations: iterations, rounds: 1) {
                     if case .build = try? EventMapper.map(event: event, payload: bytes, decoder: .tape) { sink += 1 }
                 })
+            directBest = min(
+                directBest,
+                time(iterations: iterations, rounds: 1) {
+                    if case .build = try? EventMapper.map(event: event, payload: bytes, decoder: .direct) { sink += 1 }
+                })
             scanBest = min(
                 scanBest,
                 time(iterations: iterations, rounds: 1) {
@@ -133,11 +146,13 @@ for path in arguments {
         print(
             "\(name) (\(form), \(bytes.count) bytes, event \(event)): EventMapper.map with JSONDecoder "
                 + "\(fixed(foundationBest * 1e6, 1)) µs, with JSONTapeDecoder \(fixed(tapeBest * 1e6, 1)) µs "
-                + "(\(fixed(foundationBest / tapeBest))x faster; the tape's check alone \(fixed(scanBest * 1e6, 1)) µs, "
+                + "(\(fixed(foundationBest / tapeBest))x faster), read directly from the tape "
+                + "\(fixed(directBest * 1e6, 1)) µs (\(fixed(tapeBest / directBest))x faster than JSONTapeDecoder; "
+                + "the tape's check alone \(fixed(scanBest * 1e6, 1)) µs, "
                 + "\(fixed(Double(bytes.count) / scanBest / 1e9)) GB/s), best of 5 rounds of \(iterations)")
         print(
             "RESULT file=\(name) form=\(form == "as is" ? "as-is" : form) bytes=\(bytes.count) "
-                + "foundation_us=\(foundationBest * 1e6) tape_us=\(tapeBest * 1e6) scan_us=\(scanBest * 1e6) "
-                + "ratio=\(foundationBest / tapeBest)")
+                + "foundation_us=\(foundationBest * 1e6) tape_us=\(tapeBest * 1e6) direct_us=\(directBest * 1e6) "
+                + "scan_us=\(scanBest * 1e6) ratio=\(foundationBest / tapeBest) direct_ratio=\(tapeBest / directBest)")
     }
 }

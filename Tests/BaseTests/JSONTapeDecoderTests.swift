@@ -23,13 +23,7 @@ import Testing
 
     // MARK: Which texts are JSON
 
-    @Test(arguments: [
-        "{}", "[]", "0", "-0", "\"x\"", "true", "false", "null", " \t\r\n{\"a\" : [ 1 , 2.5 , -3e2 , \"b\" ] } \n",
-        #"{"a":{"b":{"c":[[],{},[{}]]}},"d":[null,true,false]}"#, #""\"\\\/\b\f\n\r\t""#,
-        #""\u00e9\u00E9\u20ac\ud83d\ude00\uD83D\uDE00""#, #""\u0000""#, "\"é€😀\u{7F}\"", #"{"":1,"\u212a":2}"#,
-        #"[0,-0,0.0,1E+2,1e-2,123456789,-9223372036854775808,1.5,9007199254740993,1e308,2.5E-3]"#,
-        "\u{FEFF}{\"bom\":\"is skipped, as Foundation does\"}", #"{"a":1,"a":2}"#, #"[[[[[[[[[[1]]]]]]]]]]"#,
-    ])
+    @Test(arguments: JSONCases.valid)
     func validTextsDecodeAlike(text: String) {
         let bytes = Array(text.utf8)
         #expect(RFC8259.violation(in: bytes) == nil)
@@ -37,13 +31,7 @@ import Testing
     }
 
     /// Texts Foundation refuses too (decoding every value, so its lazy checks all run): `dataCorrupted` at the top.
-    @Test(arguments: [
-        "", " ", "{", "}", "[1 2]", "{\"a\"}", "{\"a\":}", "{,}", "[,]", "[1,,2]", "nul", "True", "NaN", "Infinity",
-        "-Infinity", "+1", ".5", "[01]", "[-01]", "[1.]", "[1.e5]", "[1e]", "[1e+]", "[-]", "[0x1]", "{\"a\":1}x",
-        "{\"a\":1}}", "\"abc", "'a'", "{a:1}", "[\"\\x\"]", "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]",
-        "[\"\\ud800\\ud800\"]", "[\"\\u12\"]", "[\"\\u00g0\"]", "[\"a\u{01}\"]", "[\"tab\there\"]", "{\"a\":1 \"b\":2}",
-        "[1]\u{0}", "\u{0}",
-    ])
+    @Test(arguments: JSONCases.invalid)
     func invalidTextsAreDataCorruptedForBoth(text: String) {
         let bytes = Array(text.utf8)
         #expect(RFC8259.violation(in: bytes) != nil)
@@ -51,12 +39,7 @@ import Testing
     }
 
     /// Bytes that are not UTF-8, inside a string: overlong forms, UTF-8 surrogates, beyond U+10FFFF, stray bytes.
-    @Test(
-        arguments: [
-            [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
-            [0xF8, 0x88, 0x80, 0x80, 0x80],
-            [0x80], [0xBF], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xFE], [0xFF], [0xC3, 0x28],
-        ] as [[UInt8]])
+    @Test(arguments: JSONCases.invalidUTF8)
     func invalidUTF8InStringsIsDataCorruptedForBoth(sequence: [UInt8]) {
         let text = Array("[\"a".utf8) + sequence + Array("b\"]".utf8)
         #expect(RFC8259.violation(in: text) != nil)
@@ -64,11 +47,7 @@ import Testing
     }
 
     /// The tape reads strings eight bytes at a time: a byte that needs a look must stop it at every position in a word.
-    @Test(
-        arguments: [
-            [0x22], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x01], [0x1F], [0x7F], [0xC3, 0xA9],
-            [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xFF], [0x5C, 0x71], [0x20], [0x21], [0x23], [0x5B], [0x5D],
-        ] as [[UInt8]])
+    @Test(arguments: JSONCases.stringBytes)
     func everyBytePositionInAStringIsChecked(inserted: [UInt8]) {
         for position in 0..<20 {
             var text = Array(#"["abcdefghijklmnopqrstuvwxyz"]"#.utf8)
@@ -96,11 +75,7 @@ import Testing
 
     /// Where Foundation's scanner is lenient (trailing commas; strings and numbers it checks only when decoding them,
     /// here in `b`, which nobody reads) the tape is not: the text is not JSON.
-    @Test(arguments: [
-        #"{"a":1,}"#, #"{"a":1,"b":[1,2,]}"#, #"{"a":1,"b":"\x"}"#, #"{"a":1,"b":"\ud800"}"#, #"{"a":1,"b":"\udc00x"}"#,
-        #"{"a":1,"b":01}"#, #"{"a":1,"b":1.}"#, #"{"a":1,"b":-}"#, #"{"a":1,"b":1e}"#, #"{"a":1,"b":1.2.3}"#,
-        #"{"a":1,"b":1-2}"#, "{\"a\":1,\"b\":\"\u{1F}\"}", #"{"a":1,"b":{"\x":1}}"#, #"{"a":1,"b":{"c":1,}}"#,
-    ])
+    @Test(arguments: JSONCases.lenient)
     func foundationsLeniencyIsInvalidJSONHere(text: String) {
         let bytes = Array(text.utf8)
         #expect(RFC8259.violation(in: bytes) != nil)
@@ -195,16 +170,7 @@ import Testing
 
     // MARK: Numbers
 
-    @Test(arguments: [
-        "0", "-0", "1.0", "1e2", "1E+2", "1.5", "-1", "1e-999", "1e999", "0.1e1", "100e-2", "12345678901234567890e-2",
-        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-        "-9223372036854775808.0", "9223372036854775807.0", "1e18", "-1e18", "9007199254740993", "9007199254740993.0",
-        "9007199254740993e0", "18446744073709551615", "18446744073709551616", "184467440737095516150e-1", "255", "256",
-        "-128", "-129", "127.0", "3.4e38", "3.5e38", "1e-46", "0e-999", "0.000", "-0.0", "4.9e-324", "2e-324",
-        "1.7976931348623157e308", "1.7976931348623159e308", "123456789012345678901234567890123456789012e-30",
-        "1234567890123456789012345678901234567890123456789e-40", "0.00000000000000000000000000000000000000000001e60",
-        "92233720368547758070e-1", "9223372036854775806.9", "4611686018427387904.5e1", "1e19", "1.8446744073709552e19",
-    ])
+    @Test(arguments: JSONCases.numbers)
     func numbersConvertAsFoundationConvertsThem(number: String) {
         let text = Array("[\(number)]".utf8)
         Self.alike([Int].self, text)
@@ -348,6 +314,95 @@ import Testing
         #expect(
             Self.alike(Deep.self, Array(text.utf8))
                 == .error("keyNotFound", path: ["a/-", "Index 1/1", "y/-", "Index 1/1"], type: "b"))
+    }
+
+    // MARK: Reading the tape without Decodable (JSONTapeValue)
+
+    /// The first element of the array `text`.
+    static func firstElement(_ text: [UInt8]) throws -> JSONTapeValue {
+        var elements = JSONTapeValue(root: try JSONTape(validating: text)).elements
+        let first = elements.next()
+        return try #require(first)
+    }
+
+    /// `JSONTapeValue`'s integers are the decoder's: the same value, or none where the decoder's number error makes
+    /// the text "not valid JSON".
+    @Test(arguments: JSONCases.numbers)
+    func readIntegersAreTheDecoders(number: String) throws {
+        let text = Array("[\(number)]".utf8)
+        let element = try Self.firstElement(text)
+        func same<T: FixedWidthInteger & Decodable>(_: T.Type) {
+            let read = element.integer(as: T.self)
+            #expect(Outcome<[T]>.tape(text) == (read.map { .value([$0]) } ?? .invalidJSON), "\(number) as \(T.self)")
+        }
+        same(Int.self)
+        same(Int8.self)
+        same(Int32.self)
+        same(Int64.self)
+        same(UInt8.self)
+        same(UInt64.self)
+        same(UInt.self)
+    }
+
+    /// Strings are the decoder's: escapes, surrogate pairs, characters beyond ASCII, NUL.
+    @Test(
+        arguments: JSONCases.valid.filter { $0.hasPrefix("\"") } + [
+            #""""#, #""plain""#, #""\u212a \u004B \/ \u0000x""#, "\"e\u{301} \u{212A}\"",
+        ])
+    func readStringsAreTheDecoders(text: String) throws {
+        let bytes = Array(text.utf8)
+        let value = JSONTapeValue(root: try JSONTape(validating: bytes))
+        #expect(Outcome<String>.tape(bytes) == .value(try #require(value.string)))
+    }
+
+    /// A scalar as the generic value reads it (nil for containers).
+    static func scalar(_ value: JSONTapeValue) -> JSONValue? {
+        switch value.kind {
+        case .null: .null
+        case .true, .false: value.bool.map { .bool($0) }
+        case .integer, .number: value.integer(as: Int.self).map { .int($0) }
+        case .asciiString, .unicodeString, .escapedString: value.string.map { .string($0) }
+        case .array, .object: nil
+        }
+    }
+
+    /// Members are found as the decoder finds them: the first of duplicated keys, keys compared as Swift strings
+    /// (escaped, KELVIN SIGN for `K`).
+    @Test(arguments: [
+        #"{"a":1,"a":2}"#, #"{"a":"x","a":1}"#, #"{"a":null,"a":1}"#, #"{"\u0061":3,"a":4}"#, #"{"b":1,"K":true}"#,
+        "{\"\u{212A}\":1,\"K\":2}", #"{"\u212a":"k"}"#, #"{"k":1}"#, #"{}"#, #"{"b":{"a":1},"a":[]}"#,
+    ])
+    func readMembersAreTheDecoders(text: String) throws {
+        let bytes = Array(text.utf8)
+        let object = JSONTapeValue(root: try JSONTape(validating: bytes))
+        guard case .value(let decoded) = Outcome<[String: JSONValue]>.tape(bytes) else {
+            Issue.record("\(text) did not decode")
+            return
+        }
+        for key in ["a", "b", "K", "k"] {
+            let read = object.member(key)
+            #expect((read == nil) == (decoded[key] == nil), "\(key) in \(text)")
+            if let read, let scalar = Self.scalar(read) { #expect(decoded[key] == scalar, "\(key) in \(text)") }
+        }
+    }
+
+    /// A value asked for what it is not answers nil (or no elements); elements come in order, nested ones too.
+    @Test func aValueAnswersNilForWhatItIsNot() throws {
+        let text = #"{"o":{"k":1},"a":[1,"s",null,[2,[]],{"k":2},true],"s":"x","n":5,"t":true,"z":null}"#
+        let root = JSONTapeValue(root: try JSONTape(validating: Array(text.utf8)))
+        #expect(root.string == nil && root.bool == nil && root.integer(as: Int.self) == nil)
+        #expect(Array(root.elements).isEmpty)
+        let array = try #require(root.member("a"))
+        #expect(array.member("k") == nil)
+        #expect(array.elements.map(\.kind) == [.integer, .asciiString, .null, .array, .object, .true])
+        #expect(array.elements.map { Self.scalar($0) } == [.int(1), .string("s"), .null, nil, nil, .bool(true)])
+        #expect(Array(array.elements)[3].elements.map(\.kind) == [.integer, .array])
+        #expect(Array(array.elements)[4].member("k")?.integer(as: Int.self) == 2)
+        #expect(root.member("o")?.member("k")?.integer(as: Int.self) == 1)
+        #expect(root.member("s")?.integer(as: Int.self) == nil && root.member("s")?.bool == nil)
+        #expect(root.member("n")?.string == nil && root.member("n")?.member("k") == nil)
+        #expect(root.member("t")?.bool == true && root.member("z")?.kind == .null && root.member("y") == nil)
+        #expect(Array(try #require(root.member("o")).elements).isEmpty)
     }
 
     // MARK: GitHub's payloads

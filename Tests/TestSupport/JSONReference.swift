@@ -292,6 +292,66 @@ public enum RFC8259 {
     }
 }
 
+/// Texts the JSON decoder tests share: BaseTests compares JSONTapeDecoder with Foundation on them, EventsTests the
+/// payload readers (`PayloadDecoder.direct` with `.tape`) on payloads made of them.
+public enum JSONCases {
+    /// Texts that are JSON by RFC 8259: every kind of value, escapes, surrogate pairs, number forms, a byte
+    /// order mark, a duplicated key, nesting.
+    public static let valid: [String] = [
+        "{}", "[]", "0", "-0", "\"x\"", "true", "false", "null", " \t\r\n{\"a\" : [ 1 , 2.5 , -3e2 , \"b\" ] } \n",
+        #"{"a":{"b":{"c":[[],{},[{}]]}},"d":[null,true,false]}"#, #""\"\\\/\b\f\n\r\t""#,
+        #""\u00e9\u00E9\u20ac\ud83d\ude00\uD83D\uDE00""#, #""\u0000""#, "\"é€😀\u{7F}\"", #"{"":1,"\u212a":2}"#,
+        #"[0,-0,0.0,1E+2,1e-2,123456789,-9223372036854775808,1.5,9007199254740993,1e308,2.5E-3]"#,
+        "\u{FEFF}{\"bom\":\"is skipped, as Foundation does\"}", #"{"a":1,"a":2}"#, #"[[[[[[[[[[1]]]]]]]]]]"#,
+    ]
+
+    /// Texts that are not JSON, and that Foundation refuses too: broken structure, literals and numbers out of
+    /// the grammar, bad escapes and lone surrogates, control characters, text after the value.
+    public static let invalid: [String] = [
+        "", " ", "{", "}", "[1 2]", "{\"a\"}", "{\"a\":}", "{,}", "[,]", "[1,,2]", "nul", "True", "NaN", "Infinity",
+        "-Infinity", "+1", ".5", "[01]", "[-01]", "[1.]", "[1.e5]", "[1e]", "[1e+]", "[-]", "[0x1]", "{\"a\":1}x",
+        "{\"a\":1}}", "\"abc", "'a'", "{a:1}", "[\"\\x\"]", "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]",
+        "[\"\\ud800\\ud800\"]", "[\"\\u12\"]", "[\"\\u00g0\"]", "[\"a\u{01}\"]", "[\"tab\there\"]", "{\"a\":1 \"b\":2}",
+        "[1]\u{0}", "\u{0}",
+    ]
+
+    /// Byte sequences that are not UTF-8, for inside a string: overlong forms, UTF-8 surrogates, beyond
+    /// U+10FFFF, stray bytes.
+    public static let invalidUTF8: [[UInt8]] = [
+        [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+        [0xF8, 0x88, 0x80, 0x80, 0x80],
+        [0x80], [0xBF], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xFE], [0xFF], [0xC3, 0x28],
+    ]
+
+    /// Bytes that make a string scanner look (quotes, escapes, controls, non-ASCII, broken UTF-8) and plain
+    /// neighbours, for inserting at every position of a string.
+    public static let stringBytes: [[UInt8]] = [
+        [0x22], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x01], [0x1F], [0x7F], [0xC3, 0xA9],
+        [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xFF], [0x5C, 0x71], [0x20], [0x21], [0x23], [0x5B], [0x5D],
+    ]
+
+    /// Texts that are not JSON but that Foundation decodes when only `a` is read: trailing commas, and bad
+    /// strings and numbers in `b`.
+    public static let lenient: [String] = [
+        #"{"a":1,}"#, #"{"a":1,"b":[1,2,]}"#, #"{"a":1,"b":"\x"}"#, #"{"a":1,"b":"\ud800"}"#, #"{"a":1,"b":"\udc00x"}"#,
+        #"{"a":1,"b":01}"#, #"{"a":1,"b":1.}"#, #"{"a":1,"b":-}"#, #"{"a":1,"b":1e}"#, #"{"a":1,"b":1.2.3}"#,
+        #"{"a":1,"b":1-2}"#, "{\"a\":1,\"b\":\"\u{1F}\"}", #"{"a":1,"b":{"\x":1}}"#, #"{"a":1,"b":{"c":1,}}"#,
+    ]
+
+    /// Numbers at the edges of the integer and floating-point types and of Foundation's conversions (`Double`,
+    /// then `Decimal`).
+    public static let numbers: [String] = [
+        "0", "-0", "1.0", "1e2", "1E+2", "1.5", "-1", "1e-999", "1e999", "0.1e1", "100e-2", "12345678901234567890e-2",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+        "-9223372036854775808.0", "9223372036854775807.0", "1e18", "-1e18", "9007199254740993", "9007199254740993.0",
+        "9007199254740993e0", "18446744073709551615", "18446744073709551616", "184467440737095516150e-1", "255", "256",
+        "-128", "-129", "127.0", "3.4e38", "3.5e38", "1e-46", "0e-999", "0.000", "-0.0", "4.9e-324", "2e-324",
+        "1.7976931348623157e308", "1.7976931348623159e308", "123456789012345678901234567890123456789012e-30",
+        "1234567890123456789012345678901234567890123456789e-40", "0.00000000000000000000000000000000000000000001e60",
+        "92233720368547758070e-1", "9223372036854775806.9", "4611686018427387904.5e1", "1e19", "1.8446744073709552e19",
+    ]
+}
+
 /// A small seeded generator (SplitMix64), so a failing mutation can be replayed.
 public struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
