@@ -46,7 +46,7 @@ format:
 ## ceilings and peak RSS; the same ceiling and webhook cases against a local 3-node quorum cluster, next to the single
 ## node; the broker-down spool; the GitHub App against the stand-in; solstice-results; KDL parse throughput against
 ## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow); payload
-## decoding, EventMapper with JSONDecoder and with JSONTapeDecoder (json-bench)
+## decoding, EventMapper with JSONDecoder, with JSONTapeDecoder and straight from the tape (json-bench)
 bench: build
 	swift build -c release --product publish-bench
 	@bash bench/run.sh
