@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
         // `make bench`: the broker's ceiling for JobPublisher alone (no HTTP), the figure the webhook path is held to.
         .executableTarget(name: "publish-bench", dependencies: ["AMQP", "Base", "Events"]),
-        // `make bench`: EventMapper.map on GitHub's push and pull_request samples: JSONDecoder, JSONTapeDecoder, direct.
+        // `make bench`: EventMapper.map on GitHub's samples with JSONDecoder, JSONTapeDecoder and the direct reader.
         .executableTarget(name: "json-bench", dependencies: ["Base", "Events"]),
 
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
