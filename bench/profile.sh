@@ -44,7 +44,8 @@ stages = [  # (label, symbol pattern), inclusive; the largest matching row, or t
     ("  respond (pipeline)", r"0A9ResponderC7respond"),
     ("    signature and request checks (Gate)", r"0A4GateV5check"),
     ("    payload mapping (EventMapper.map)", r"EventMapperO3map5event"),
-    ("+      of which JSON decoding", r"EventMapperO6decode"),
+    ("+      of which JSON reading (check and fields)", r"TapeReadablePAAE4read7payload"),
+    ("        of which the check of the text (JSONTape)", r"JSONTapeV10validating"),
     ("    delivery record written", r"RecordsC6record7groupID"),
     ("    delivery record looked up", r"RecordsC6answer7groupID"),
     ("    jobs published (JobDispatcher)", r"JobDispatcherC8dispatch"),
@@ -58,7 +59,7 @@ for label, pattern in stages:
     shares = [float(l.split()[0].rstrip("%")) for l in rows if re.search(pattern, l.rstrip())]
     share = sum(shares) if label.startswith("+") else max(shares, default=0.0)
     label = label.lstrip("+")
-    print(f"  {label:45s} {share:5.1f}%  {share / 100 * per_request:6.0f} µs")
+    print(f"  {label:50s} {share:5.1f}%  {share / 100 * per_request:6.0f} µs")
 print("by library (self time):")
 for l in open(f"{d}/perf.dso"):
     if l.strip() and not l.startswith("#"):
