@@ -181,6 +181,9 @@ final class RecordSlots: Sendable {
 
     // MARK: - Files
 
+    /// `O_NOATIME` of Linux, which Glibc's Swift module leaves out (it is a `_GNU_SOURCE` name).
+    private static let noAtime: Int32 = 0o1_000_000
+
     /// The shard and the first slot of `key`'s window.
     private func place(_ key: String) -> (shard: Int, first: Int) {
         let hash = Self.checksum(ArraySlice(key.utf8))
@@ -198,11 +201,21 @@ final class RecordSlots: Sendable {
     private func open(_ shard: Int, into file: inout FileDescriptor?) -> FileDescriptor? {
         if let file { return file }
         let flags = O_RDWR | O_CREAT | O_CLOEXEC
-        if let opened = try? FileDescriptor(path: path(shard), flags: flags) {
+        // O_NOATIME: each write moves the file's mtime past its atime, so under relatime every read after a write
+        // updated the inode's atime (a tenth of a lookup's kernel time). Only the file's owner may ask for it;
+        // another user's processes sharing SPOOL_DIR open it without.
+        func open() -> FileDescriptor? {
+            (try? FileDescriptor(path: path(shard), flags: flags | Self.noAtime))
+                ?? (try? FileDescriptor(path: path(shard), flags: flags))
+        }
+        if let opened = open() {
             file = opened
         } else if (try? Posix.makeDirectory(directory)) != nil {
-            file = try? FileDescriptor(path: path(shard), flags: flags)
+            file = open()
         }
+        // Every read is one window at a hashed place: the kernel's readahead (up to 128 KB, zero-filled pages for
+        // the holes of a sparse file) was most of a lookup's cost and filled the page cache with slots nobody reads.
+        if let fd = file?.raw { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) }
         return file
     }
 

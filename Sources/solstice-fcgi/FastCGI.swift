@@ -113,9 +113,16 @@ enum FastCGIRecord {
 
     /// A record of `type` for request `id` with `content` (at most 65535 bytes), unpadded.
     static func bytes(_ type: UInt8, id: Int, _ content: ArraySlice<UInt8> = []) -> [UInt8] {
+        var out: [UInt8] = []
+        append(type, id: id, content, to: &out)
+        return out
+    }
+
+    /// Appends the record of `type` for request `id` with `content` (at most 65535 bytes) to `out`.
+    static func append(_ type: UInt8, id: Int, _ content: ArraySlice<UInt8> = [], to out: inout [UInt8]) {
         let n = content.count
-        let header: [UInt8] = [1, type, UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF), UInt8(n >> 8), UInt8(n & 0xFF), 0, 0]
-        return header + content
+        out.append(contentsOf: [1, type, UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF), UInt8(n >> 8), UInt8(n & 0xFF), 0, 0])
+        out.append(contentsOf: content)
     }
 
     /// FCGI_END_REQUEST with application status 0 and `status`.
@@ -217,26 +224,56 @@ struct FastCGIReader {
     /// The next record; nil at the end of the connection, on a read error (the watchdog's shutdown too) or on a
     /// record of a version but 1.
     mutating func next() -> (type: UInt8, id: Int, content: [UInt8])? {
-        guard let header = read(8), header[0] == 1 else { return nil }
-        let length = Int(header[4]) << 8 | Int(header[5])
-        guard let content = read(length), read(Int(header[6])) != nil else { return nil }
-        return (header[1], Int(header[2]) << 8 | Int(header[3]), content)
+        // The header is read in place: an array per header cost an allocation per record.
+        var header: (version: UInt8, type: UInt8, id: Int, length: Int, padding: Int) = (0, 0, 0, 0, 0)
+        var seen = 0
+        while seen < 8 {
+            guard start < end || refill() else { return nil }
+            let byte = buffer[start]
+            switch seen {
+            case 0: header.version = byte
+            case 1: header.type = byte
+            case 2, 3: header.id = header.id << 8 | Int(byte)
+            case 4, 5: header.length = header.length << 8 | Int(byte)
+            case 6: header.padding = Int(byte)
+            default: break
+            }
+            start += 1
+            seen += 1
+        }
+        guard header.version == 1, let content = read(header.length), skip(header.padding) else { return nil }
+        return (header.type, header.id, content)
+    }
+
+    /// Reads the connection into the empty buffer; false at its end or on an error.
+    private mutating func refill() -> Bool {
+        let n = Posix.retryingEINTR { Glibc.read(fd, &buffer, buffer.count) }
+        guard n > 0 else { return false }
+        (start, end) = (0, n)
+        return true
     }
 
     private mutating func read(_ count: Int) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         while out.count < count {
-            if start == end {
-                let n = Posix.retryingEINTR { Glibc.read(fd, &buffer, buffer.count) }
-                guard n > 0 else { return nil }
-                (start, end) = (0, n)
-            }
+            guard start < end || refill() else { return nil }
             let take = min(count - out.count, end - start)
             out += buffer[start..<(start + take)]
             start += take
         }
         return out
+    }
+
+    private mutating func skip(_ count: Int) -> Bool {
+        var left = count
+        while left > 0 {
+            guard start < end || refill() else { return false }
+            let take = min(left, end - start)
+            start += take
+            left -= take
+        }
+        return true
     }
 }
 
@@ -374,15 +411,16 @@ final class FastCGIWorker: @unchecked Sendable {
             }
             return body
         }
-        var answer: [UInt8] = []
         let bytes = response.cgiBytes()
+        var answer: [UInt8] = []
+        answer.reserveCapacity(bytes.count + 32 + bytes.count / 65_535 * 8)
         var start = 0
         while start < bytes.count {
             let end = min(bytes.count, start + 65_535)
-            answer += FastCGIRecord.bytes(FastCGIRecord.stdout, id: id, bytes[start..<end])
+            FastCGIRecord.append(FastCGIRecord.stdout, id: id, bytes[start..<end], to: &answer)
             start = end
         }
-        answer += FastCGIRecord.bytes(FastCGIRecord.stdout, id: id)
+        FastCGIRecord.append(FastCGIRecord.stdout, id: id, to: &answer)
         answer += FastCGIRecord.end(id: id, FastCGIRecord.requestComplete)
         let written = write(answer, reader.fd)
         // Another request may follow only where this one's body was read to its end.
