@@ -59,6 +59,33 @@ public enum JSONText {
     }
 }
 
+extension JSONText {
+    /// `text` without the whitespace between tokens, as GitHub sends its payloads (the samples are pretty-printed);
+    /// for the benchmarks and tests that read both forms. Strings are copied as they are, escapes included.
+    public static func compacted(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var inString = false
+        var escaped = false
+        for byte in text {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                continue
+            }
+            out.append(byte)
+        }
+        return out
+    }
+}
+
 /// A JSON value for bodies built field by field (response bodies, Checks requests), written in the order given.
 public enum JSONField: Sendable, ExpressibleByStringLiteral {
     case string(String)

@@ -31,30 +31,6 @@ func fixed(_ value: Double, _ digits: Int = 2) -> String {
     return "\(scaled / Int(scale))" + (digits > 0 ? "." + fraction : "")
 }
 
-/// JSON text without the whitespace between tokens.
-func compacted(_ text: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    var inString = false
-    var escaped = false
-    for byte in text {
-        if inString {
-            if escaped {
-                escaped = false
-            } else if byte == UInt8(ascii: "\\") {
-                escaped = true
-            } else if byte == UInt8(ascii: "\"") {
-                inString = false
-            }
-        } else if byte == UInt8(ascii: "\"") {
-            inString = true
-        } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
-            continue
-        }
-        out.append(byte)
-    }
-    return out
-}
-
 /// Seconds per call of `body`: the best of `rounds` means over `iterations` calls (the best round is the one least
 /// disturbed by the rest of the machine).
 func time(iterations: Int, rounds: Int, _ body: () -> Void) -> Double {
@@ -101,7 +77,7 @@ for path in arguments {
         for _ in 0..<iterations { _ = try? EventMapper.map(event: event, payload: original, decoder: only) }
         continue
     }
-    for (form, bytes) in [("as is", original), ("compacted", compacted(original))] {
+    for (form, bytes) in [("as is", original), ("compacted", JSONText.compacted(original))] {
         let foundation = try? EventMapper.map(event: event, payload: bytes, decoder: .foundation)
         let tape = try? EventMapper.map(event: event, payload: bytes, decoder: .tape)
         let direct = try? EventMapper.map(event: event, payload: bytes, decoder: .direct)

@@ -42,6 +42,11 @@ import Testing
         #expect(JSONText.quote(text) == Self.oracleQuote(text))
     }
 
+    @Test func compactedDropsWhitespaceOutsideStringsOnly() {
+        let text = Array("{ \"a b\" :\t\"c \\\" d\" ,\r\n \"e\": [ 1, 2 ] }".utf8)
+        #expect(String(decoding: JSONText.compacted(text), as: UTF8.self) == "{\"a b\":\"c \\\" d\",\"e\":[1,2]}")
+    }
+
     @Test func randomStringsQuoteAsBefore() {
         // Scalars drawn from the interesting ranges: ASCII controls and specials, Latin-1, the U+20xx block around
         // the line separators, CJK and astral planes.

@@ -118,33 +118,10 @@ import Testing
     @Test(arguments: PayloadDecodingTests.payloads)
     func everySampleReadsDirectlyAsTheTapeDecodesIt(file: String) throws {
         let text = try TestPaths.payload(file)
-        for form in [text, Self.compacted(text)] {
+        for form in [text, JSONText.compacted(text)] {
             #expect(Self.directAlikeEverywhere(form, file).allSatisfy { $0 == nil }, "\(file)")
         }
         #expect((try? Self.map(Self.event(of: file), text, .direct).get()) != nil)
-    }
-
-    /// JSON text without the whitespace between tokens, as GitHub sends it.
-    static func compacted(_ text: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        var (inString, escaped) = (false, false)
-        for byte in text {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-            } else if byte == UInt8(ascii: "\"") {
-                inString = true
-            } else if [0x20, 0x0A, 0x0D, 0x09].contains(byte) {
-                continue
-            }
-            out.append(byte)
-        }
-        return out
     }
 
     /// Fields of the wrong type, null, absent or of a bad form: the same 400 message either way.
@@ -544,7 +521,7 @@ extension PayloadDecodingTests {
     @Test(arguments: PayloadDecodingTests.samplesAndSeeds)
     func twoSpoiledFieldsNameTheOneTheTapeDecoderMeetsFirst(sample: String) throws {
         let (event, original) = try Self.sampleOrSeed(sample)
-        let text = Self.compacted(original)
+        let text = JSONText.compacted(original)
         let sites = Self.sites(try JSONTape(validating: text))
         let spoiled = Array("[null]".utf8)
         var refused = 0
