@@ -167,6 +167,8 @@ broker_start() {
     [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     # Tests fill and drain queues quickly; the default disk alarm (50 MB free) is fine, but keep memory modest.
     echo 'vm_memory_high_watermark.relative = 0.2' >"$STATE/rabbitmq/rabbitmq.conf"
+    # More rabbitmq.conf lines, one per line (measuring a broker setting with `make bench`, say).
+    [ -z "${STACK_RABBITMQ_CONF:-}" ] || printf '%s\n' "$STACK_RABBITMQ_CONF" >>"$STATE/rabbitmq/rabbitmq.conf"
     if ctl -q ping >/dev/null 2>&1; then
         log "RabbitMQ $NODE already running"
         return
