@@ -46,13 +46,17 @@ format:
 ## ceilings and peak RSS; the same ceiling and webhook cases against a local 3-node quorum cluster, next to the single
 ## node; the broker-down spool; the GitHub App against the stand-in; solstice-results; KDL parse throughput against
 ## ckdl on the same bytes, and workflow parses at the SPEC §5 limits (a 1 MB workflow, a 256-job workflow); payload
-## decoding, EventMapper with JSONDecoder, with JSONTapeDecoder and straight from the tape (json-bench)
+## decoding, EventMapper with JSONDecoder, with JSONTapeDecoder and straight from the tape (json-bench); the responder's
+## own CPU per webhook, WebhookResponder.respond without HTTP or broker, on 1 and 2 threads (request-bench)
 bench: build
 	swift build -c release --product publish-bench
 	@bash bench/run.sh
 	@bash scripts/bench-kdl.sh --iterations 5
 	swift build -c release --product json-bench
 	.build/release/json-bench
+	swift build -c release --product request-bench
+	.build/release/request-bench
+	.build/release/request-bench --threads 2 -n 2000
 
 ## profile: where solstice-fcgi's CPU goes on the webhook path (perf record during wrk at c=64 against the bench
 ## stack): the share and CPU microseconds per webhook of each stage

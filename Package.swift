@@ -52,11 +52,13 @@ let package = Package(
         .executableTarget(name: "solstice-results", dependencies: ["Base", "AMQP", "GitHub", "HTTP", "Results"]),
         // `make bench`: KDL parse throughput and memory (scripts/kdl_bench.py compares it with ckdl), and workflow
         // parse times at the SPEC §5 limits.
-        .executableTarget(name: "kdl-bench", dependencies: ["KDL", "Workflow"]),
+        .executableTarget(name: "kdl-bench", dependencies: ["Base", "KDL", "Workflow"]),
         // `make bench`: the broker's ceiling for JobPublisher alone (no HTTP), the figure the webhook path is held to.
         .executableTarget(name: "publish-bench", dependencies: ["AMQP", "Base", "Events"]),
         // `make bench`: EventMapper.map on GitHub's samples with JSONDecoder, JSONTapeDecoder and the direct reader.
         .executableTarget(name: "json-bench", dependencies: ["Base", "Events"]),
+        // `make bench`: WebhookResponder.respond alone (no HTTP, no broker), the CPU per webhook that is ours.
+        .executableTarget(name: "request-bench", dependencies: ["AMQP", "Base", "Delivery", "Jobs", "Webhook"]),
 
         // Unit tests beside the module they test, and what several of them share (payloads, a recording publisher).
         .target(name: "TestSupport", dependencies: ["AMQP", "Base"], path: "Tests/TestSupport"),

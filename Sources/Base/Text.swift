@@ -7,3 +7,17 @@ extension StringProtocol {
         return String(self[first...last])
     }
 }
+
+/// Numbers as the bench tools print them (Base has no Foundation formatting).
+public enum DecimalText {
+    /// `value` rounded to `places` decimals, `-` kept: `fixed(2.345)` is `2.35`, `fixed(7, 0)` is `7`.
+    public static func fixed(_ value: Double, _ places: Int = 2) -> String {
+        var scale = 1
+        for _ in 0..<places { scale *= 10 }
+        let scaled = Int((abs(value) * Double(scale)).rounded())
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        guard places > 0 else { return sign + String(scaled) }
+        let fraction = String(scaled % scale)
+        return sign + "\(scaled / scale)." + String(repeating: "0", count: places - fraction.count) + fraction
+    }
+}

@@ -21,16 +21,6 @@ func readFile(_ path: String) -> [UInt8]? { (try? FileDescriptor(path: path, fla
 
 func now() -> Double { MonotonicClock.now() }
 
-/// `value` with `digits` decimals (no Foundation here).
-func fixed(_ value: Double, _ digits: Int = 2) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = Int((value * scale).rounded())
-    var fraction = String(scaled % Int(scale))
-    while fraction.count < digits { fraction = "0" + fraction }
-    return "\(scaled / Int(scale))" + (digits > 0 ? "." + fraction : "")
-}
-
 /// Seconds per call of `body`: the best of `rounds` means over `iterations` calls (the best round is the one least
 /// disturbed by the rest of the machine).
 func time(iterations: Int, rounds: Int, _ body: () -> Void) -> Double {
@@ -121,11 +111,11 @@ for path in arguments {
         let name = path.split(separator: "/").last!
         print(
             "\(name) (\(form), \(bytes.count) bytes, event \(event)): EventMapper.map with JSONDecoder "
-                + "\(fixed(foundationBest * 1e6, 1)) µs, with JSONTapeDecoder \(fixed(tapeBest * 1e6, 1)) µs "
-                + "(\(fixed(foundationBest / tapeBest))x faster), read directly from the tape "
-                + "\(fixed(directBest * 1e6, 1)) µs (\(fixed(tapeBest / directBest))x faster than JSONTapeDecoder; "
-                + "the tape's check alone \(fixed(scanBest * 1e6, 1)) µs, "
-                + "\(fixed(Double(bytes.count) / scanBest / 1e9)) GB/s), best of 5 rounds of \(iterations)")
+                + "\(DecimalText.fixed(foundationBest * 1e6, 1)) µs, with JSONTapeDecoder \(DecimalText.fixed(tapeBest * 1e6, 1)) µs "
+                + "(\(DecimalText.fixed(foundationBest / tapeBest))x faster), read directly from the tape "
+                + "\(DecimalText.fixed(directBest * 1e6, 1)) µs (\(DecimalText.fixed(tapeBest / directBest))x faster than JSONTapeDecoder; "
+                + "the tape's check alone \(DecimalText.fixed(scanBest * 1e6, 1)) µs, "
+                + "\(DecimalText.fixed(Double(bytes.count) / scanBest / 1e9)) GB/s), best of 5 rounds of \(iterations)")
         print(
             "RESULT file=\(name) form=\(form == "as is" ? "as-is" : form) bytes=\(bytes.count) "
                 + "foundation_us=\(foundationBest * 1e6) tape_us=\(tapeBest * 1e6) direct_us=\(directBest * 1e6) "

@@ -5,6 +5,7 @@
 //
 //   swift build -c release --product kdl-bench && .build/release/kdl-bench -n 10 big.kdl
 //   .build/release/kdl-bench --workflow -n 10 [--max-bytes N] [--max-jobs N] workflow.kdl
+import Base
 import KDL
 import Workflow
 
@@ -44,13 +45,6 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-/// `value` with two decimals (no Foundation here).
-func fixed(_ value: Double) -> String {
-    let hundredths = Int((value * 100).rounded())
-    let fraction = hundredths % 100
-    return "\(hundredths / 100)." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
-}
-
 /// Times `WorkflowParser.parse` on each file: best and mean milliseconds, and what it gave (jobs, or the error).
 func benchWorkflows(_ paths: [String], iterations: Int, limits: WorkflowLimits) {
     for path in paths {
@@ -75,7 +69,7 @@ func benchWorkflows(_ paths: [String], iterations: Int, limits: WorkflowLimits) 
         }
         let mean = total / Double(iterations)
         print(
-            "\(path): \(bytes.count) bytes: \(fixed(best * 1e3)) ms best, \(fixed(mean * 1e3)) ms mean of \(iterations)"
+            "\(path): \(bytes.count) bytes: \(DecimalText.fixed(best * 1e3)) ms best, \(DecimalText.fixed(mean * 1e3)) ms mean of \(iterations)"
         )
         print("RESULT file=\(path) bytes=\(bytes.count) best_ms=\(best * 1e3) mean_ms=\(mean * 1e3) \(outcome)")
     }
@@ -140,10 +134,10 @@ for path in arguments {
     let bestRate = Double(size) / best / 1e6
     let footprint = document.memoryFootprint
     print(
-        "\(path): \(fixed(Double(size) / 1e6)) MB, \(document.totalNodeCount) nodes, \(document.version): "
-            + "\(fixed(meanRate)) MB/s mean, \(fixed(bestRate)) MB/s best of \(iterations); document holds "
-            + "\(fixed(Double(footprint) / 1e6)) MB incl. source = \(fixed(Double(footprint) / Double(max(size, 1))))x "
-            + "its size; peak RSS \(fixed(Double(procStatus("VmHWM")) / 1e6)) MB"
+        "\(path): \(DecimalText.fixed(Double(size) / 1e6)) MB, \(document.totalNodeCount) nodes, \(document.version): "
+            + "\(DecimalText.fixed(meanRate)) MB/s mean, \(DecimalText.fixed(bestRate)) MB/s best of \(iterations); document holds "
+            + "\(DecimalText.fixed(Double(footprint) / 1e6)) MB incl. source = \(DecimalText.fixed(Double(footprint) / Double(max(size, 1))))x "
+            + "its size; peak RSS \(DecimalText.fixed(Double(procStatus("VmHWM")) / 1e6)) MB"
     )
     print(
         "RESULT file=\(path) bytes=\(size) nodes=\(document.totalNodeCount) mean_mbps=\(meanRate) "

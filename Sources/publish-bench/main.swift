@@ -169,16 +169,6 @@ func procStatusMB(_ field: String) -> Double {
     return 0
 }
 
-/// `value` with `places` decimals (no Foundation formatting here).
-func fixed(_ value: Double, _ places: Int = 2) -> String {
-    var scale = 1
-    for _ in 0..<places { scale *= 10 }
-    let scaled = Int((value * Double(scale)).rounded())
-    guard places > 0 else { return String(scaled) }
-    let fraction = String(scaled % scale)
-    return "\(scaled / scale)." + String(repeating: "0", count: places - fraction.count) + fraction
-}
-
 let (latencies, failed, firstFailure) = measured.withLock { ($0.latencies.sorted(), $0.failed, $0.firstFailure) }
 func percentile(_ p: Double) -> Double {
     latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
@@ -188,13 +178,13 @@ let sizes = jobs.map(\.body.count)
 let meanSize = sizes.reduce(0, +) / sizes.count
 let rss = procStatusMB("VmHWM")
 print(
-    "publish-bench: \(publisherCount) publishers\(rate.map { " at most \(fixed($0, 0))/s" } ?? ""), \(fixed(elapsed)) s, \(jobs.count) JobRequest bodies of "
+    "publish-bench: \(publisherCount) publishers\(rate.map { " at most \(DecimalText.fixed($0, 0))/s" } ?? ""), \(DecimalText.fixed(elapsed)) s, \(jobs.count) JobRequest bodies of "
         + "\(sizes.min()!)-\(sizes.max()!) bytes, node \(publisher.connectedNode ?? "none") (\(settings.queueType)): "
-        + "\(latencies.count) confirmed, \(fixed(achieved, 0)) messages/s, p50 \(fixed(percentile(0.5))) ms, "
-        + "p99 \(fixed(percentile(0.99))) ms, \(failed) failed, peak RSS \(fixed(rss, 1)) MB")
+        + "\(latencies.count) confirmed, \(DecimalText.fixed(achieved, 0)) messages/s, p50 \(DecimalText.fixed(percentile(0.5))) ms, "
+        + "p99 \(DecimalText.fixed(percentile(0.99))) ms, \(failed) failed, peak RSS \(DecimalText.fixed(rss, 1)) MB")
 if let firstFailure { print("first failure: \(firstFailure)") }
 print(
-    "RESULT publishers=\(publisherCount) seconds=\(fixed(elapsed)) confirmed=\(latencies.count) rate=\(fixed(achieved, 0)) "
-        + "p50_ms=\(fixed(percentile(0.5))) p99_ms=\(fixed(percentile(0.99))) failed=\(failed) "
-        + "body_bytes=\(meanSize) rss_mb=\(fixed(rss, 1))")
+    "RESULT publishers=\(publisherCount) seconds=\(DecimalText.fixed(elapsed)) confirmed=\(latencies.count) rate=\(DecimalText.fixed(achieved, 0)) "
+        + "p50_ms=\(DecimalText.fixed(percentile(0.5))) p99_ms=\(DecimalText.fixed(percentile(0.99))) failed=\(failed) "
+        + "body_bytes=\(meanSize) rss_mb=\(DecimalText.fixed(rss, 1))")
 exit(0)

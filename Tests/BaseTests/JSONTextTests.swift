@@ -42,6 +42,13 @@ import Testing
         #expect(JSONText.quote(text) == Self.oracleQuote(text))
     }
 
+    @Test(arguments: [
+        (2.345, 2, "2.35"), (7, 0, "7"), (0.05, 1, "0.1"), (12.5, 3, "12.500"), (-1.25, 1, "-1.3"), (-0.001, 2, "0.00"),
+    ])
+    func decimalsAsTheBenchesPrintThem(value: Double, places: Int, text: String) {
+        #expect(DecimalText.fixed(value, places) == text)
+    }
+
     @Test func compactedDropsWhitespaceOutsideStringsOnly() {
         let text = Array("{ \"a b\" :\t\"c \\\" d\" ,\r\n \"e\": [ 1, 2 ] }".utf8)
         #expect(String(decoding: JSONText.compacted(text), as: UTF8.self) == "{\"a b\":\"c \\\" d\",\"e\":[1,2]}")
