@@ -395,20 +395,22 @@ private final class PublisherLoop: @unchecked Sendable {
         nacked = false
         guard connection != nil else { return }
         owner.log(.warning, "broker nacked a message: opening a fresh connection")
-        for entry in inFlight.values { entry.ticket.fail(entry.index, "broker nacked a message on this channel") }
-        inFlight.removeAll()
-        connection = nil
-        owner.setConnected(false)
+        letGo(failing: "broker nacked a message on this channel")
         retryAfter = MonotonicClock.now() + 0.2
         idleRetryAt = retryAfter
     }
 
     private func dropConnection(_ reason: String) {
         owner.log(.error, "broker connection lost", reason)
-        for entry in inFlight.values { entry.ticket.fail(entry.index, "broker connection lost: \(reason)") }
+        letGo(failing: "broker connection lost: \(reason)")
+        owner.failOver()
+    }
+
+    /// Lets go of the connection; what is in flight on it fails to its callers with `reason`.
+    private func letGo(failing reason: String) {
+        for entry in inFlight.values { entry.ticket.fail(entry.index, reason) }
         inFlight.removeAll()
         connection = nil
         owner.setConnected(false)
-        owner.failOver()
     }
 }

@@ -5,12 +5,61 @@ internal import COpenSSL
     import Glibc
 #endif
 
-/// SHA-256 and SHA-1 fetched from the default provider once. `EVP_sha256()` is OpenSSL 3's legacy handle: every
-/// digest or HMAC made with it fetches the implementation again (a name lookup under a read lock), which cost more
-/// than hashing a webhook's body. A fetched `EVP_MD` is immutable and may be shared by all threads; nil (no
-/// provider) falls back to the legacy handle.
+/// SHA-256, SHA-1 and HMAC fetched from the default provider once. `EVP_sha256()` is OpenSSL 3's legacy handle:
+/// every digest made with it fetches the implementation again (a name lookup under a read lock). A fetched
+/// algorithm is immutable and may be shared by all threads; nil (no provider) falls back to the legacy handle.
 private nonisolated(unsafe) let fetchedSHA256 = EVP_MD_fetch(nil, "SHA256", nil)
 private nonisolated(unsafe) let fetchedSHA1 = EVP_MD_fetch(nil, "SHA1", nil)
+private nonisolated(unsafe) let fetchedHMAC = EVP_MAC_fetch(nil, "HMAC", nil)
+
+/// An HMAC-SHA256 key made ready once (wraps `EVP_MAC_CTX`): each `mac` copies the keyed context and hashes the
+/// data. `HMAC()`, the one-shot call, fetches HMAC and then SHA-256 by name and sets the key up again on every call,
+/// whatever digest handle it is given; a webhook's signature check pays none of that.
+public final class HMACSHA256Key: @unchecked Sendable {
+    // Only read after init (`EVP_MAC_CTX_dup` copies it), so threads may share it; nil without a provider.
+    private let keyed: OpaquePointer?
+    private let key: [UInt8]
+
+    /// A key of `key`'s bytes (an empty key too).
+    public init(_ key: [UInt8]) {
+        self.key = key
+        keyed = Self.keyedContext(key)
+    }
+
+    deinit { EVP_MAC_CTX_free(keyed) }
+
+    /// HMAC-SHA256 of `data`.
+    public func mac(_ data: UnsafeRawBufferPointer) -> [UInt8] {
+        guard let keyed, let context = EVP_MAC_CTX_dup(keyed) else { return OpenSSL.hmacSHA256(key: key, data: data) }
+        defer { EVP_MAC_CTX_free(context) }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length = 0
+        guard EVP_MAC_update(context, data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count) == 1,
+            EVP_MAC_final(context, &out, &length, out.count) == 1
+        else { return OpenSSL.hmacSHA256(key: key, data: data) }
+        return Array(out.prefix(length))
+    }
+
+    private static func keyedContext(_ key: [UInt8]) -> OpaquePointer? {
+        guard let fetchedHMAC, let context = EVP_MAC_CTX_new(fetchedHMAC) else { return nil }
+        var digest = Array("SHA256".utf8CString)
+        let ready = digest.withUnsafeMutableBufferPointer { name in
+            var params = [
+                OSSL_PARAM_construct_utf8_string("digest", name.baseAddress, 0), OSSL_PARAM_construct_end(),
+            ]
+            // EVP_MAC_init rejects a NULL key pointer; an empty secret still needs a valid address.
+            var empty: UInt8 = 0
+            return key.withUnsafeBufferPointer { bytes in
+                EVP_MAC_init(context, bytes.baseAddress ?? withUnsafePointer(to: &empty) { $0 }, bytes.count, &params)
+            }
+        }
+        guard ready == 1 else {
+            EVP_MAC_CTX_free(context)
+            return nil
+        }
+        return context
+    }
+}
 
 /// The libcrypto calls the product makes; every unsafe pointer that touches OpenSSL stays in this file.
 ///
@@ -19,7 +68,8 @@ public enum OpenSSL {
     private static var sha256MD: OpaquePointer? { fetchedSHA256 ?? EVP_sha256() }
     private static var sha1MD: OpaquePointer? { fetchedSHA1 ?? EVP_sha1() }
 
-    /// HMAC-SHA256 of `data` under `key` (wraps `HMAC(EVP_sha256(), …)`).
+    /// HMAC-SHA256 of `data` under `key` (wraps `HMAC()`, which sets the key up on each call: a key used for many
+    /// messages is an `HMACSHA256Key`).
     public static func hmacSHA256(key: [UInt8], data: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

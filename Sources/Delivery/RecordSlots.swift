@@ -193,8 +193,7 @@ final class RecordSlots: Sendable {
     }
 
     private func path(_ shard: Int) -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        return directory + "/" + String(decoding: [hex[shard >> 4 & 0xF], hex[shard & 0xF]], as: UTF8.self) + ".slots"
+        directory + "/" + Hex.encode([UInt8(truncatingIfNeeded: shard)]) + ".slots"
     }
 
     /// The shard's file, opened once per process and kept (created on first use).

@@ -31,6 +31,22 @@ public struct PayloadError: Error, Equatable, CustomStringConvertible {
     static func malformed(_ field: String, expected: String) -> PayloadError {
         PayloadError(field: field, message: "payload field \(field) is not \(expected)")
     }
+
+    // The 400s of a payload that does not decode, spelled once for every decoder (`direct` must answer as `tape`).
+    static let notJSON = PayloadError(field: nil, message: "payload is not valid JSON")
+    static let notAnObject = PayloadError(field: nil, message: "payload is not a JSON object")
+
+    static func wrongType(_ field: String) -> PayloadError {
+        PayloadError(field: field, message: "payload field \(field) has the wrong type")
+    }
+
+    static func null(_ field: String) -> PayloadError {
+        PayloadError(field: field, message: "payload field \(field) is null")
+    }
+
+    static func invalid(_ field: String) -> PayloadError {
+        PayloadError(field: field, message: "payload field \(field) is invalid")
+    }
 }
 
 /// Which JSON decoder reads a payload. All give the same payload values and the same errors for any valid JSON; for
@@ -260,16 +276,15 @@ public enum EventMapper {
         do {
             return try decode()
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
-            throw PayloadError(field: nil, message: "payload is not a JSON object")
+            throw .notAnObject
         } catch let DecodingError.typeMismatch(_, context) {
-            throw PayloadError(
-                field: context.fieldPath, message: "payload field \(context.fieldPath) has the wrong type")
+            throw .wrongType(context.fieldPath)
         } catch let DecodingError.valueNotFound(_, context) {
-            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is null")
+            throw .null(context.fieldPath)
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            throw PayloadError(field: context.fieldPath, message: "payload field \(context.fieldPath) is invalid")
+            throw .invalid(context.fieldPath)
         } catch {
-            throw PayloadError(field: nil, message: "payload is not valid JSON")
+            throw .notJSON
         }
     }
 }

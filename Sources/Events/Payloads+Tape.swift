@@ -19,9 +19,7 @@ protocol TapeReadable {
 extension TapeReadable {
     /// The slice in `payload`, or the `PayloadError` that `EventMapper.map` answers for the tape decoder's error.
     static func read(payload: [UInt8]) throws(PayloadError) -> Self {
-        guard let tape = try? JSONTape(validating: payload) else {
-            throw PayloadError(field: nil, message: "payload is not valid JSON")
-        }
+        guard let tape = try? JSONTape(validating: payload) else { throw .notJSON }
         do throws(PayloadFieldError) {
             return try read(JSONTapeValue(root: tape))
         } catch {
@@ -69,12 +67,11 @@ struct PayloadFieldError: Error {
     var payloadError: PayloadError {
         let field = innermostFirst.reversed().joined(separator: ".")
         switch reason {
-        case .wrongType where innermostFirst.isEmpty:
-            return PayloadError(field: nil, message: "payload is not a JSON object")
-        case .wrongType: return PayloadError(field: field, message: "payload field \(field) has the wrong type")
+        case .wrongType where innermostFirst.isEmpty: return .notAnObject
+        case .wrongType: return .wrongType(field)
         // Also at the top level, where the field is "" (a payload of `null`), as the tape decoder's valueNotFound.
-        case .null: return PayloadError(field: field, message: "payload field \(field) is null")
-        case .notAnInteger: return PayloadError(field: nil, message: "payload is not valid JSON")
+        case .null: return .null(field)
+        case .notAnInteger: return .notJSON
         }
     }
 }

@@ -6,11 +6,12 @@ import Crypto
 /// A pure function of the header, the raw body and the secrets: the prefix and the length are checked first, the
 /// hex is decoded (either case), and the digests are compared in constant time. Several secrets allow rotation.
 public struct SignatureVerifier: Sendable {
-    private let secrets: [[UInt8]]
+    /// Each secret's key, made ready once for every request's check.
+    private let keys: [HMACSHA256Key]
 
     /// A verifier accepting a signature made with any of `secrets`.
     public init(secrets: [String]) {
-        self.secrets = secrets.map { Array($0.utf8) }
+        keys = secrets.map { HMACSHA256Key(Array($0.utf8)) }
     }
 
     /// True when `header` is `sha256=` followed by the hex HMAC-SHA256 of `body` under one of the secrets.
@@ -23,8 +24,8 @@ public struct SignatureVerifier: Sendable {
         guard let header, let digest = Self.decode(header) else { return false }
         var valid = false
         // Every secret is tried, so the time taken does not tell which one matched.
-        for secret in secrets {
-            let expected = OpenSSL.hmacSHA256(key: secret, data: body)
+        for key in keys {
+            let expected = key.mac(body)
             if OpenSSL.constantTimeEquals(expected, digest) { valid = true }
         }
         return valid

@@ -39,12 +39,6 @@ func procStatus(_ field: String) -> Int {
     return 0
 }
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 /// Times `WorkflowParser.parse` on each file: best and mean milliseconds, and what it gave (jobs, or the error).
 func benchWorkflows(_ paths: [String], iterations: Int, limits: WorkflowLimits) {
     for path in paths {
@@ -56,9 +50,9 @@ func benchWorkflows(_ paths: [String], iterations: Int, limits: WorkflowLimits) 
         var total = 0.0
         var outcome = ""
         for _ in 0..<iterations {
-            let start = now()
+            let start = MonotonicClock.now()
             let result = Result { () throws(WorkflowError) in try WorkflowParser.parse(bytes, limits: limits) }
-            let elapsed = now() - start
+            let elapsed = MonotonicClock.now() - start
             best = min(best, elapsed)
             total += elapsed
             switch result {
@@ -122,9 +116,9 @@ for path in arguments {
     var best = Double.infinity
     var total = 0.0
     for _ in 0..<iterations {
-        let start = now()
+        let start = MonotonicClock.now()
         let parsed = try? KDLDocument.parse(bytes)
-        let elapsed = now() - start
+        let elapsed = MonotonicClock.now() - start
         precondition(parsed?.totalNodeCount == document.totalNodeCount)
         best = min(best, elapsed)
         total += elapsed

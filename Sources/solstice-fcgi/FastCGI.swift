@@ -213,10 +213,10 @@ struct FastCGIReader {
     /// Consumes an empty record of `type` for request `id` if one is next in the buffer, without reading the
     /// connection; false otherwise.
     mutating func takeEmptyRecordIfBuffered(_ type: UInt8, id: Int) -> Bool {
-        guard end - start >= 8 else { return false }
-        let header = buffer[start..<start + 8]
-        let expected: [UInt8] = [1, type, UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF), 0, 0, 0]
-        guard header.prefix(7).elementsEqual(expected) else { return false }
+        guard end - start >= 8, buffer[start] == 1, buffer[start + 1] == type,
+            Int(buffer[start + 2]) << 8 | Int(buffer[start + 3]) == id,
+            buffer[start + 4] == 0, buffer[start + 5] == 0, buffer[start + 6] == 0
+        else { return false }
         start += 8
         return true
     }
@@ -324,15 +324,9 @@ final class FastCGIWorker: @unchecked Sendable {
             var open = true
             while let answered = serveOne(&reader, responder) {
                 if !answered.keepConnection {
-                    // Closed first: the web server may wait for the connection to close before it answers. Where
-                    // the request's input ended and nothing else came, a plain close cannot cut off anything the
-                    // web server still sends, and it spares the wait for the web server's own close.
-                    if answered.inputEnded && !reader.hasBufferedBytes {
-                        phase.withLock { $0.fd = -1 }
-                        close(connection)
-                    } else {
-                        closeGracefully(connection)
-                    }
+                    // Closed first: the web server may wait for the connection to close before it answers. A
+                    // plain close, where it can be, spares the wait for the web server's own close.
+                    closeConnection(connection, inputEnded: answered.inputEnded && !reader.hasBufferedBytes)
                     open = false
                 }
                 responder.afterAnswer(answered.response)
@@ -340,7 +334,7 @@ final class FastCGIWorker: @unchecked Sendable {
                 guard open else { break }
                 phase.withLock { $0.generation += 1 }  // kept alive: the watchdog counts the wait for the next anew
             }
-            if open { closeGracefully(connection) }
+            if open { closeConnection(connection, inputEnded: false) }
         }
     }
 
@@ -456,12 +450,13 @@ final class FastCGIWorker: @unchecked Sendable {
     @discardableResult
     private func write(_ bytes: [UInt8], _ fd: Int32) -> Bool { (try? Posix.writeAll(fd, bytes)) != nil }
 
-    /// Closes the connection as libfcgi did, so a web server still sending a body it may not send (a 413) sees
-    /// the answer rather than a reset: shut down the sending side, read what still comes until the client
-    /// closes or has been quiet for 2 s, then close. The watchdog still counts meanwhile: a client that keeps
-    /// sending is cut off like any other.
-    private func closeGracefully(_ fd: Int32) {
-        if shutdown(fd, Int32(SHUT_WR)) == 0 {
+    /// Closes the connection. Unless `inputEnded` (the request's input was read to its end and nothing else came,
+    /// so a plain close cuts off nothing), as libfcgi did: a web server still sending a body it may not send (a
+    /// 413) sees the answer rather than a reset: shut down the sending side, read what still comes until the
+    /// client closes or has been quiet for 2 s, then close. The watchdog still counts meanwhile: a client that
+    /// keeps sending is cut off like any other.
+    private func closeConnection(_ fd: Int32, inputEnded: Bool) {
+        if !inputEnded && shutdown(fd, Int32(SHUT_WR)) == 0 {
             var sink = [UInt8](repeating: 0, count: 4096)
             while true {
                 var events = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

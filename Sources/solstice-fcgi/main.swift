@@ -273,7 +273,10 @@ var operations: OperationsEndpoints?
 if let counters {
     let sources = OperationsEndpoints.Sources(
         version: String(tool.version.split(separator: " ").last ?? ""), brokerConnected: brokerConnected,
-        brokerNode: { [publisher] in (publisher.nodeInFavour.host, publisher.nodeInFavour.node) },
+        brokerNode: { [publisher] in
+            let node = publisher.nodeInFavour  // once: a failover between two reads would mix two nodes
+            return (node.host, node.node)
+        },
         githubConfigured: github != nil)
     operations = OperationsEndpoints(
         configuration: configuration, spool: spool, counters: counters, deferred: deferredExpansions,

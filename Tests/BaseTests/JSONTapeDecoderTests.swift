@@ -407,10 +407,7 @@ import Testing
 
     // MARK: GitHub's payloads
 
-    static let payloads: [String] = {
-        ((try? FileManager.default.contentsOfDirectory(atPath: TestPaths.payloads)) ?? [])
-            .filter { $0.hasSuffix(".json") }.sorted()
-    }()
+    static let payloads = TestPaths.payloadFiles
 
     /// Every payload decoded whole (every key, string and number) by both decoders.
     @Test(arguments: JSONTapeDecoderTests.payloads)

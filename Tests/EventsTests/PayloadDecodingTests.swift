@@ -11,10 +11,14 @@ import Testing
 /// the tape (`PayloadDecoder.direct`, the responder's) against `JSONTapeDecoder`: the same slice or the same
 /// `PayloadError` for every text, JSON or not.
 @Suite struct PayloadDecodingTests {
-    static let payloads: [String] = {
-        ((try? FileManager.default.contentsOfDirectory(atPath: TestPaths.payloads)) ?? [])
-            .filter { $0.hasSuffix(".json") }.sorted()
-    }()
+    static let payloads = TestPaths.payloadFiles
+
+    /// The tests that take the samples as arguments run none without them, and pass.
+    @Test func theSamplesAreThere() {
+        let events = Set(Self.payloads.map(Self.event(of:)))
+        #expect(Self.payloads.count >= 9, "samples in \(TestPaths.payloads): \(Self.payloads)")
+        #expect(events.isSuperset(of: ["push", "pull_request", "ping"]), "\(events)")
+    }
 
     /// The event a sample is of: the file name up to its first dot (`pull_request.opened.json`).
     static func event(of file: String) -> String { String(file.prefix { $0 != "." }) }

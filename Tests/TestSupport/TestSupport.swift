@@ -20,6 +20,13 @@ public enum TestPaths {
         ProcessEnvironment.current()["GITHUB_PAYLOADS_DIR"] ?? packageRoot + "/../shared/reference/github-payloads"
     }
 
+    /// The names of the payload samples (`*.json`), sorted; empty when the directory cannot be read, which the tests
+    /// that take them as arguments would not notice: `PayloadDecodingTests.theSamplesAreThere` does.
+    public static let payloadFiles: [String] = {
+        ((try? FileManager.default.contentsOfDirectory(atPath: payloads)) ?? []).filter { $0.hasSuffix(".json") }
+            .sorted()
+    }()
+
     /// The bytes of payload `name`.
     public static func payload(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: payloads + "/" + name)))

@@ -1,5 +1,6 @@
 import AMQP
 import Base
+import Crypto
 import Events
 import Jobs
 import Testing
@@ -32,6 +33,20 @@ private let vectorHeader = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c
     ])
     func malformedOrWrongHeadersAreRejected(header: String, why: String) {
         #expect(!SignatureVerifier(secrets: [vectorSecret]).isValid(header: header, body: vectorBody), "\(why)")
+    }
+
+    /// The keyed context the verifier keeps (one per secret) gives the one-shot HMAC for every key length: empty,
+    /// short, a block (64 bytes) and longer (hashed first).
+    @Test(arguments: [0, 1, 26, 64, 65, 200])
+    func aKeyMadeReadyOnceGivesTheOneShotHMAC(keyLength: Int) {
+        let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let ready = HMACSHA256Key(key)
+        for body in [[UInt8](), Array("Hello, World!".utf8), [UInt8](repeating: 0x5A, count: 28_000)] {
+            let oneShot = body.withUnsafeBytes { OpenSSL.hmacSHA256(key: key, data: $0) }
+            #expect(oneShot.count == 32)
+            #expect(body.withUnsafeBytes { ready.mac($0) } == oneShot)
+            #expect(body.withUnsafeBytes { ready.mac($0) } == oneShot, "a second use of the same key")
+        }
     }
 
     @Test func missingHeaderIsRejected() {

@@ -19,6 +19,36 @@ def _params(params):
                     for k, v in ((k.encode(), v.encode()) for k, v in params.items()))
 
 
+def _encode(params, body, request_id=1, keep=False):
+    """One request as a web server sends it: BEGIN_REQUEST (FCGI_KEEP_CONN if `keep`), PARAMS and STDIN in records of
+    at most 65535 bytes, each stream ended by an empty record."""
+    out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1 if keep else 0), request_id)
+    encoded = _params(params)
+    for i in range(0, len(encoded), 65535):
+        out += _record(PARAMS, encoded[i:i + 65535], request_id)
+    out += _record(PARAMS, b"", request_id)
+    for i in range(0, len(body), 65535):
+        out += _record(STDIN, body[i:i + 65535], request_id)
+    return out + _record(STDIN, b"", request_id)
+
+
+def _read_answer(s, buffer):
+    """Reads records up to END_REQUEST: (stdout, whether END_REQUEST came, the bytes read past it)."""
+    stdout = b""
+    while True:
+        while len(buffer) < 8 or len(buffer) < 8 + struct.unpack(">H", buffer[4:6])[0] + buffer[6]:
+            chunk = s.recv(65536)
+            if not chunk:
+                return stdout, False, buffer
+            buffer += chunk
+        _, kind, _, length, padding = struct.unpack(">BBHHB", buffer[:7])
+        content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
+        if kind == STDOUT:
+            stdout += content
+        elif kind == END_REQUEST:
+            return stdout, True, buffer
+
+
 def request(address, params, body=b"", timeout=10):
     """Sends one request; returns (status, headers dict, body bytes)."""
     if isinstance(address, tuple):
@@ -28,32 +58,8 @@ def request(address, params, body=b"", timeout=10):
         s.settimeout(timeout)
         s.connect(address)
     with s:
-        out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-        encoded = _params(params)
-        for i in range(0, len(encoded), 65535):
-            out += _record(PARAMS, encoded[i:i + 65535])
-        out += _record(PARAMS, b"")
-        for i in range(0, len(body), 65535):
-            out += _record(STDIN, body[i:i + 65535])
-        out += _record(STDIN, b"")
-        s.sendall(out)
-        stdout = b""
-        buffer = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buffer += chunk
-            while len(buffer) >= 8:
-                _, kind, _, length, padding = struct.unpack(">BBHHB", buffer[:7])
-                if len(buffer) < 8 + length + padding:
-                    break
-                content = buffer[8:8 + length]
-                buffer = buffer[8 + length + padding:]
-                if kind == STDOUT:
-                    stdout += content
-                elif kind == END_REQUEST:
-                    return _parse(stdout)
+        s.sendall(_encode(params, body))
+        stdout, _, _ = _read_answer(s, b"")
         return _parse(stdout)
 
 
@@ -67,27 +73,13 @@ def kept_requests(address, requests, timeout=10):
     with s:
         buffer = b""
         for request_id, (params, body) in enumerate(requests, start=1):
-            out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1), request_id)
-            out += _record(PARAMS, _params(params), request_id) + _record(PARAMS, b"", request_id)
-            for i in range(0, len(body), 65535):
-                out += _record(STDIN, body[i:i + 65535], request_id)
-            out += _record(STDIN, b"", request_id)
             try:
-                s.sendall(out)
+                s.sendall(_encode(params, body, request_id, keep=True))
             except OSError:
                 return answers
-            stdout, ended = b"", False
-            while not ended:
-                while len(buffer) < 8 or len(buffer) < 8 + struct.unpack(">H", buffer[4:6])[0] + buffer[6]:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        return answers
-                    buffer += chunk
-                _, kind, _, length, padding = struct.unpack(">BBHHB", buffer[:7])
-                content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
-                if kind == STDOUT:
-                    stdout += content
-                ended = kind == END_REQUEST
+            stdout, ended, buffer = _read_answer(s, buffer)
+            if not ended:
+                return answers
             answers.append(_parse(stdout))
     return answers
 

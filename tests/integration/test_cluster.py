@@ -18,6 +18,7 @@ from responders import OwnResponder
 from support import publishing, topology
 from support.payloads import new_sha, payload
 from support.stack import ROOT, free_port
+from support.waiting import wait_for
 from test_results import Results
 
 CLUSTER = ROOT / "scripts" / "cluster.sh"
@@ -81,14 +82,6 @@ def push_body():
     return json.dumps(body).encode()
 
 
-def wait_for(what, condition, timeout, explain=lambda: ""):
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            pytest.fail(f"{what} within {timeout} s {explain()}")
-        time.sleep(0.2)
-
-
 def test_every_queue_is_a_quorum_queue_on_three_members(stack, tmp_path, cluster):
     fcgi = responder(stack, tmp_path, cluster)
     try:
@@ -135,7 +128,7 @@ def test_kill_of_the_node_in_use_loses_no_job_and_answers_no_5xx(stack, tmp_path
         return result
 
     def killer():
-        wait_for("300 answers", lambda: len(answered) >= kill_after, 120)
+        wait_for(lambda: len(answered) >= kill_after, 120, "300 answers")
         status, health = fcgi.get(STATUS_PATH)
         assert health["broker"]["connected"], health
         killed["node"] = cluster.node_of(health["broker"]["node"])
@@ -149,7 +142,7 @@ def test_kill_of_the_node_in_use_loses_no_job_and_answers_no_5xx(stack, tmp_path
             list(pool.map(send, range(total)))
             kill.result()
         # The spool's outbox holds what was in flight at the kill; the drainer publishes it on the next node.
-        wait_for("the outbox drained", lambda: fcgi.get(STATUS_PATH)[1]["spool"]["outbox"] == 0, 60,
+        wait_for(lambda: fcgi.get(STATUS_PATH)[1]["spool"]["outbox"] == 0, 60, "the outbox drained",
                  lambda: f"{fcgi.get(STATUS_PATH)[1]}\n{fcgi.log()[-3000:]}")
         status, health = fcgi.get(STATUS_PATH)
     finally:
@@ -255,7 +248,7 @@ def test_moving_the_jobs_queue_from_classic_to_quorum_loses_no_job(stack, tmp_pa
     quorum = OwnResponder(stack, tmp_path, spool=spool, AMQP_URL=cluster.amqp_url, AMQP_QUEUE_TYPE="quorum",
                           GITHUB_APP_ID=None, GITHUB_APP_KEY_PATH=None, GITHUB_API_BASE=None, **names)
     try:
-        wait_for("the spool drained", lambda: quorum.get(STATUS_PATH)[1]["spool"]["outbox"] == 0, 30)
+        wait_for(lambda: quorum.get(STATUS_PATH)[1]["spool"]["outbox"] == 0, 30, "the spool drained")
         after = quorum.post(push_body(), "push")
     finally:
         quorum.stop()

@@ -17,6 +17,7 @@ from responders import OwnResponder
 from support import topology
 from support.payloads import payload
 from support.stack import free_port
+from support.waiting import wait_for
 
 PUSH = payload("push.with-new-branch.json")
 PING = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
@@ -54,16 +55,6 @@ def promtool(*args, stdin=None):
     if not tool:
         pytest.fail("promtool is missing: `scripts/stack.sh deps` installs Debian's prometheus package")
     return subprocess.run([tool, *args], input=stdin, capture_output=True, text=True, timeout=60)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_metrics_pass_promtool_and_name_every_family(stack):

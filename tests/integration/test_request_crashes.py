@@ -65,16 +65,6 @@ def get(path):
     return {"REQUEST_METHOD": "GET", "REQUEST_URI": path}
 
 
-def encode_request(params, body=b""):
-    """One FastCGI request (responder role, no keep-alive) as the bytes a web server sends."""
-    out = fcgi_client._record(fcgi_client.BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-    out += fcgi_client._record(fcgi_client.PARAMS, fcgi_client._params(params))
-    out += fcgi_client._record(fcgi_client.PARAMS, b"")
-    if body:
-        out += fcgi_client._record(fcgi_client.STDIN, body)
-    return out + fcgi_client._record(fcgi_client.STDIN, b"")
-
-
 def rss_mb(pid):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -138,7 +128,7 @@ def test_a_client_that_keeps_sending_after_its_answer_is_cut_off(stack, tmp_path
             s = socket.socket(socket.AF_UNIX)
             s.connect(sock)
             s.settimeout(2)
-            s.sendall(encode_request(get("/first")))
+            s.sendall(fcgi_client._encode(get("/first")))
             try:
                 s.recv(65536)  # its answer
                 for _ in range(24):  # 12 s of one byte every half second

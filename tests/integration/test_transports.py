@@ -15,6 +15,7 @@ import fcgi_client
 from support import topology
 from support.payloads import payload
 from support.stack import free_port
+from support.waiting import wait_for
 
 PUSH = payload("push.with-new-branch.json")
 
@@ -25,15 +26,6 @@ def params(stack, body, delivery, **extra):
          "HTTP_X_HUB_SIGNATURE_256": stack.sign(body)}
     p.update(extra)
     return p
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -66,7 +58,7 @@ def test_listen_on_tcp(clean, child_env):
     proc = subprocess.Popen([clean.fcgi_bin, "--listen", f"127.0.0.1:{port}", "--workers", "3"], env=child_env,
                             stderr=subprocess.PIPE)
     try:
-        assert wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, what="the TCP listener")
         d = str(uuid.uuid4())
         status, headers, body = fcgi_client.request(("127.0.0.1", port), params(clean, PUSH, d), PUSH)
         assert status == 202, body
@@ -126,7 +118,7 @@ def test_log_line_per_request_has_the_fields(clean):
     d = str(uuid.uuid4())
     assert clean.post(PUSH, delivery=d).status_code == 202
     clean.drain(expect=1)
-    assert wait_for(lambda: d in (clean.state / "fcgi.log").read_text())
+    wait_for(lambda: d in (clean.state / "fcgi.log").read_text(), what="the delivery in the log")
     # The "check runs" line of the same delivery may follow (Check Runs are created after the answer).
     [line] = [l for l in (clean.state / "fcgi.log").read_text().splitlines() if d in l and "msg=webhook" in l]
     for field in ("delivery=" + d, "event=push", "status=202", "jobs=1", "ms="):
@@ -164,7 +156,7 @@ def test_nacked_message_is_spooled_and_drained_once_accepted(clean):
             r = clean.post(PUSH, delivery=d)
             deliveries.append(d)
             return r.status_code == 202 and r.json()["spooled"] is True
-        assert wait_for(spooled, timeout=10)
+        wait_for(spooled, timeout=10, what="the delivery spooled")
         assert "nack" in (clean.state / "fcgi.log").read_text()
     finally:
         clean.ctl("clear_policy", "full")
