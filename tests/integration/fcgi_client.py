@@ -19,7 +19,7 @@ def _params(params):
                     for k, v in ((k.encode(), v.encode()) for k, v in params.items()))
 
 
-def _encode(params, body, request_id=1, keep=False):
+def _encode(params, body=b"", request_id=1, keep=False):
     """One request as a web server sends it: BEGIN_REQUEST (FCGI_KEEP_CONN if `keep`), PARAMS and STDIN in records of
     at most 65535 bytes, each stream ended by an empty record."""
     out = _record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1 if keep else 0), request_id)

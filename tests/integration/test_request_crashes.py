@@ -124,13 +124,15 @@ def test_a_client_that_keeps_sending_after_its_answer_is_cut_off(stack, tmp_path
                 break
             time.sleep(0.1)
 
+        first_answer = []  # what the trickling client got: it must have been served, or nothing was tested
+
         def trickle():
             s = socket.socket(socket.AF_UNIX)
             s.connect(sock)
             s.settimeout(2)
             s.sendall(fcgi_client._encode(get("/first")))
             try:
-                s.recv(65536)  # its answer
+                first_answer.append(s.recv(65536))  # its answer
                 for _ in range(24):  # 12 s of one byte every half second
                     s.send(b"x")
                     time.sleep(0.5)
@@ -145,6 +147,7 @@ def test_a_client_that_keeps_sending_after_its_answer_is_cut_off(stack, tmp_path
         status, _, _ = fcgi_client.request(sock, get("/second"), timeout=20)
         waited = time.monotonic() - started
         trickler.join()
+        assert first_answer and b"Status: 404" in first_answer[0], f"the first client was not served: {first_answer}"
         assert status == 404
         assert waited < 5, f"the second client waited {waited:.1f} s for the only worker"
     finally:
