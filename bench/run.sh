@@ -7,6 +7,8 @@
 #     16 and 64, beside nginx answering a static 202 to the same requests on the same server (nginx's ceiling);
 #   - publish-bench again, paced at the rate the c=64 webhook case reached: the broker's own confirm latency at that
 #     rate, beside the path's p50/p99 (what is left of the tail is nginx's and ours);
+#   - the same node with quorum queues: its ceiling, the webhook path at c=64 and the broker alone at that rate (the
+#     classic queue's own tail against the quorum queue's);
 #   - the same ceiling and webhook cases against a local 3-node cluster with quorum queues (scripts/cluster.sh), the
 #     stack's responder restarted against its AMQP_URL list (stack.sh's STACK_FCGI_AMQP_URL), then the cluster down.
 # Prints per second, p50, p99, the ratios to nginx static and to the broker ceiling, the peak RSS of the responders
@@ -16,7 +18,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SECONDS_EACH=${BENCH_SECONDS:-10}
 PUBLISHERS=${BENCH_PUBLISHERS:-64}
-export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-32} LOG_LEVEL=warning
+# 64 workers for c=64: a worker holds its webhook until the broker's confirm, so fewer leave requests waiting in the
+# listen backlog (measured: quorum queue, c=64, 16/32/64 workers: 3.2k/3.8-4.3k/4.1-5.5k webhooks/s).
+export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-64} LOG_LEVEL=warning
 STACK="scripts/stack.sh"
 CLUSTER="scripts/cluster.sh"
 PUBLISH_BENCH=$ROOT/.build/release/publish-bench
@@ -123,6 +127,8 @@ except (ValueError, ZeroDivisionError): print('-')" "$1" "$2"
 
 peak_rss() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo -; } # pid: MB
 
+max_mb() { python3 -c "import sys; print(max(sys.argv[1:], key=lambda v: float(v) if v != '-' else -1))" "$@"; }
+
 row() { # label columns...: the label padded by characters (printf pads bytes, and → is three)
     printf '%s%*s' "$1" $((46 - ${#1})) ""
     shift
@@ -166,6 +172,37 @@ print(f"  messages on {topology.JOBS_QUEUE} after the last webhook case: "
       f"{publishing.count(sys.argv[1], topology.JOBS_QUEUE)}")
 publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
 PY
+
+# The same node with quorum queues (AMQP_QUEUE_TYPE=quorum): the classic queue's confirms come in bursts (its
+# p99 alone, at the path's rate, is several times the quorum queue's), so this tells the broker's tail from ours.
+# The jobs queues are deleted and declared again by the restarted responder, then back to classic for what follows.
+redeclare_jobs() { # queue type: delete the jobs queues, restart the responder, which declares them with that type
+    python3 - "$STACK_AMQP_URL" <<'PY'
+import sys
+from support import publishing, topology
+with publishing.channel(sys.argv[1]) as ch:
+    for queue in (topology.JOBS_QUEUE, topology.JOBS_DLQ):
+        ch.queue_delete(queue)
+PY
+    AMQP_QUEUE_TYPE=$1 $STACK fcgi-restart bench 2>/dev/null
+    PID=$(cat "$STACK_STATE/fcgi.child")
+}
+redeclare_jobs quorum
+warm
+read -r qs_rate qs_p50 qs_p99 qs_failed _ < <(publish_ceiling ceiling-quorum "$STACK_AMQP_URL" quorum)
+row "quorum queue: JobPublisher alone, $PUBLISHERS pub." "$qs_rate" "$qs_p50" "$qs_p99" "$qs_failed" "" "1.000"
+read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "quorum-webhook-c64" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" 64)
+single[q64]=$w_rps single[q64_p99]=$w_p99
+row "quorum queue: webhook → confirm, c=64" "$w_rps" "$w_p50" "$w_p99" "$w_bad" "$(ratio "$w_rps" "${static[64]}")" \
+    "$(ratio "$w_rps" "$qs_rate")"
+[ -n "$w_err" ] && echo "  socket errors: $w_err"
+if [ "$w_rps" != - ]; then
+    read -r r_rate r_p50 r_p99 r_failed _ < <(publish_ceiling quorum-at-path-rate "$STACK_AMQP_URL" quorum --rate "$w_rps")
+    row "quorum queue: JobPublisher alone at that rate" "$r_rate" "$r_p50" "$r_p99" "$r_failed" "" \
+        "$(ratio "$r_rate" "$qs_rate")"
+fi
+single[rss]=$(max_mb "${single[rss]}" "$(peak_rss "$PID")")
+redeclare_jobs classic
 
 # The cluster (issue 15): the same cases against 3 nodes and quorum queues. The stack's own responder is restarted
 # with the cluster's AMQP_URL list (same nginx, socket, workers and spool), and back on the single node afterwards.
@@ -224,6 +261,7 @@ done
 [ -z "$cluster_note" ] || echo "cluster $cluster_note"
 echo "peak RSS: solstice-fcgi ${single[rss]} MB on the single node, ${cluster[rss]:--} MB on the cluster" \
     "(FCGI_WORKERS=$FCGI_WORKERS); publish-bench ${pb_rss} MB"
+echo "single node with quorum queues: webhook c=64 ${single[q64]:--}/s, p99 ${single[q64_p99]:--} ms"
 echo "targets (issue 16): webhook c=64 ≥ 70% of the broker ceiling, p99 ≤ 30 ms, solstice-fcgi peak RSS ≤ 40 MB"
 
 # Phase 1b (reliability issue): the broker down, webhooks answered 202 from the spool (fsync per delivery); then the

@@ -221,17 +221,26 @@ struct FastCGIReader {
         return true
     }
 
-    /// The next record; nil at the end of the connection, on a read error (the watchdog's shutdown too) or on a
-    /// record of a version but 1.
-    mutating func next() -> (type: UInt8, id: Int, content: [UInt8])? {
+    /// A record's header, as read: its type, request id, content length and padding.
+    struct Header {
+        var type: UInt8
+        var id: Int
+        var length: Int
+        var padding: Int
+    }
+
+    /// The next record's header; nil at the end of the connection, on a read error (the watchdog's shutdown too) or
+    /// on a record of a version but 1. Its content is read next, by `content(of:appendingTo:keeping:)`.
+    mutating func nextHeader() -> Header? {
         // The header is read in place: an array per header cost an allocation per record.
-        var header: (version: UInt8, type: UInt8, id: Int, length: Int, padding: Int) = (0, 0, 0, 0, 0)
+        var version: UInt8 = 0
+        var header = Header(type: 0, id: 0, length: 0, padding: 0)
         var seen = 0
         while seen < 8 {
             guard start < end || refill() else { return nil }
             let byte = buffer[start]
             switch seen {
-            case 0: header.version = byte
+            case 0: version = byte
             case 1: header.type = byte
             case 2, 3: header.id = header.id << 8 | Int(byte)
             case 4, 5: header.length = header.length << 8 | Int(byte)
@@ -241,7 +250,34 @@ struct FastCGIReader {
             start += 1
             seen += 1
         }
-        guard header.version == 1, let content = read(header.length), skip(header.padding) else { return nil }
+        return version == 1 ? header : nil
+    }
+
+    /// Reads the content and padding of the record whose header was just read, appending at most `keep` bytes of
+    /// the content to `out` (the rest is read and dropped); false when the connection ended first. The body goes
+    /// straight from the read buffer into the request's body: a copy per record, then another into the body, cost
+    /// an allocation and a copy of every webhook's payload.
+    mutating func content(of header: Header, appendingTo out: inout [UInt8], keeping keep: Int = .max) -> Bool {
+        var left = header.length
+        var kept = 0
+        while left > 0 {
+            guard start < end || refill() else { return false }
+            let take = min(left, end - start)
+            let used = min(take, keep - kept)
+            if used > 0 { out.append(contentsOf: buffer[start..<(start + used)]) }
+            kept += used
+            start += take
+            left -= take
+        }
+        return skip(header.padding)
+    }
+
+    /// The next record, its content in an array of its own; nil as for `nextHeader`, or when its content is cut off.
+    mutating func next() -> (type: UInt8, id: Int, content: [UInt8])? {
+        guard let header = nextHeader() else { return nil }
+        var content: [UInt8] = []
+        content.reserveCapacity(header.length)
+        guard self.content(of: header, appendingTo: &content) else { return nil }
         return (header.type, header.id, content)
     }
 
@@ -251,18 +287,6 @@ struct FastCGIReader {
         guard n > 0 else { return false }
         (start, end) = (0, n)
         return true
-    }
-
-    private mutating func read(_ count: Int) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        while out.count < count {
-            guard start < end || refill() else { return nil }
-            let take = min(count - out.count, end - start)
-            out += buffer[start..<(start + take)]
-            start += take
-        }
-        return out
     }
 
     private mutating func skip(_ count: Int) -> Bool {
@@ -359,9 +383,10 @@ final class FastCGIWorker: @unchecked Sendable {
         // FCGI_PARAMS up to the empty record.
         var params: [UInt8] = []
         while true {
-            guard let content = nextContent(of: FastCGIRecord.params, for: id, &reader) else { return nil }
-            if content.isEmpty { break }
-            params += content
+            guard let length = nextContent(of: FastCGIRecord.params, for: id, &reader, appendingTo: &params) else {
+                return nil
+            }
+            if length == 0 { break }
             if params.count > FastCGIRecord.maxParamsBytes { return nil }
         }
         guard role == FastCGIRecord.responderRole else {
@@ -380,16 +405,18 @@ final class FastCGIWorker: @unchecked Sendable {
             // rather than trusting the declared length; nil when the stream ended early or failed.
             let want = max(0, min(webhook.contentLength ?? (limit + 1), limit + 1))
             var body: [UInt8] = []
+            body.reserveCapacity(min(want, 1 << 16))
             while body.count < want {
-                guard let content = nextContent(of: FastCGIRecord.stdin, for: id, &reader) else {
+                let keep = want - body.count
+                guard let length = nextContent(of: FastCGIRecord.stdin, for: id, &reader, appendingTo: &body, keeping: keep)
+                else {
                     broken = true
                     break
                 }
-                if content.isEmpty {
+                if length == 0 {
                     stdinEnded = true
                     break
                 }
-                body += content.prefix(want - body.count)
             }
             if let expected = webhook.contentLength, body.count < min(expected, limit + 1) { return nil }
             // A kept connection serves the next request only after this one's empty FCGI_STDIN, which the web
@@ -400,7 +427,7 @@ final class FastCGIWorker: @unchecked Sendable {
             if !stdinEnded && !broken && body.count == webhook.contentLength {
                 stdinEnded =
                     keep
-                    ? nextContent(of: FastCGIRecord.stdin, for: id, &reader)?.isEmpty == true
+                    ? nextContent(of: FastCGIRecord.stdin, for: id, &reader, appendingTo: &body, keeping: 0) == 0
                     : reader.takeEmptyRecordIfBuffered(FastCGIRecord.stdin, id: id)
             }
             return body
@@ -421,18 +448,31 @@ final class FastCGIWorker: @unchecked Sendable {
         return (response, keep && stdinEnded && !broken && written, stdinEnded && !broken)
     }
 
-    /// The content of the next record of `type` for request `id`. Management records are answered, a new
-    /// request on the same connection is refused (FCGI_CANT_MPX_CONN) and records of other requests are skipped,
+    /// Appends the content of the next record of `type` for request `id` to `out`, at most `keep` bytes of it, and
+    /// returns the record's content length (0: the stream's empty end record). Management records are answered, a
+    /// new request on the same connection is refused (FCGI_CANT_MPX_CONN) and records of other requests are skipped,
     /// as libfcgi did; nil at the end of the connection or on a record of another type for this request.
-    private func nextContent(of type: UInt8, for id: Int, _ reader: inout FastCGIReader) -> [UInt8]? {
-        while let record = reader.next() {
-            if record.id == 0 {
-                guard record.type != FastCGIRecord.beginRequest, answerManagement(record, reader.fd) else { return nil }
-            } else if record.type == FastCGIRecord.beginRequest {
-                guard record.id != id else { return nil }
-                write(FastCGIRecord.end(id: record.id, FastCGIRecord.cantMultiplex), reader.fd)
-            } else if record.id == id {
-                return record.type == type ? record.content : nil
+    private func nextContent(
+        of type: UInt8, for id: Int, _ reader: inout FastCGIReader, appendingTo out: inout [UInt8],
+        keeping keep: Int = .max
+    ) -> Int? {
+        var other: [UInt8] = []
+        while let header = reader.nextHeader() {
+            if header.id == id && header.type != FastCGIRecord.beginRequest {
+                guard header.type == type, reader.content(of: header, appendingTo: &out, keeping: keep) else {
+                    return nil
+                }
+                return header.length
+            }
+            other.removeAll(keepingCapacity: true)
+            guard reader.content(of: header, appendingTo: &other) else { return nil }
+            if header.id == 0 {
+                guard header.type != FastCGIRecord.beginRequest,
+                    answerManagement((header.type, header.id, other), reader.fd)
+                else { return nil }
+            } else if header.type == FastCGIRecord.beginRequest {
+                guard header.id != id else { return nil }
+                write(FastCGIRecord.end(id: header.id, FastCGIRecord.cantMultiplex), reader.fd)
             }
         }
         return nil
