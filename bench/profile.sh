@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SECONDS_EACH=${1:-10}
 CONNECTIONS=${2:-64}
-export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-32} LOG_LEVEL=warning
+export NGINX_ACCESS_LOG=off FCGI_WORKERS=${FCGI_WORKERS:-64} LOG_LEVEL=warning
 export PYTHONPATH=$ROOT/tests${PYTHONPATH:+:$PYTHONPATH}
 command -v perf >/dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 STACK=scripts/stack.sh

@@ -74,6 +74,20 @@ print(f"{rps:.0f} {lat(50):.2f} {lat(99):.2f} {bad.group(1) if bad else 0} {(err
 PY
 }
 
+# The jobs queues of one type: deleted, then declared by the restarted responder. The broker keeps its data between
+# runs, so a run stopped while they were quorum queues would leave the next one's classic declaration refused.
+redeclare_jobs() { # queue type: delete the jobs queues, restart the responder, which declares them with that type
+    python3 - "$STACK_AMQP_URL" <<'PY'
+import sys
+from support import publishing, topology
+with publishing.channel(sys.argv[1]) as ch:
+    for queue in (topology.JOBS_QUEUE, topology.JOBS_DLQ):
+        ch.queue_delete(queue)
+PY
+    AMQP_QUEUE_TYPE=$1 $STACK fcgi-restart bench 2>/dev/null
+    PID=$(cat "$STACK_STATE/fcgi.child")
+}
+
 warm() { # the responder's broker connection, the caches and the queue
     BENCH_DIR=$DIR BENCH_RUN="warm-$RANDOM" wrk -t2 -c16 -d2s -s bench/webhook.lua "$STACK_HTTP_URL$STACK_WEBHOOK_PATH" \
         >/dev/null
@@ -135,6 +149,7 @@ row() { # label columns...: the label padded by characters (printf pads bytes, a
     printf ' %9s %8s %8s %8s %8s %8s\n' "$@"
 }
 
+redeclare_jobs classic
 # Warm up, and keep the JobRequests the responder published as publish-bench's bodies (from an empty queue: the
 # broker keeps its data between runs, and the last run's App phase left JobRequests of workflow jobs on it).
 purge
@@ -175,18 +190,7 @@ PY
 
 # The same node with quorum queues (AMQP_QUEUE_TYPE=quorum): the classic queue's confirms come in bursts (its
 # p99 alone, at the path's rate, is several times the quorum queue's), so this tells the broker's tail from ours.
-# The jobs queues are deleted and declared again by the restarted responder, then back to classic for what follows.
-redeclare_jobs() { # queue type: delete the jobs queues, restart the responder, which declares them with that type
-    python3 - "$STACK_AMQP_URL" <<'PY'
-import sys
-from support import publishing, topology
-with publishing.channel(sys.argv[1]) as ch:
-    for queue in (topology.JOBS_QUEUE, topology.JOBS_DLQ):
-        ch.queue_delete(queue)
-PY
-    AMQP_QUEUE_TYPE=$1 $STACK fcgi-restart bench 2>/dev/null
-    PID=$(cat "$STACK_STATE/fcgi.child")
-}
+# The jobs queues are declared again as quorum queues, then as classic ones for what follows.
 redeclare_jobs quorum
 warm
 read -r qs_rate qs_p50 qs_p99 qs_failed _ < <(publish_ceiling ceiling-quorum "$STACK_AMQP_URL" quorum)
