@@ -294,7 +294,9 @@ echo
 echo "== with the GitHub App (stand-in on loopback, 3-job workflow per push) =="
 export STANDIN_ADDR=${BENCH_STANDIN_ADDR:-127.0.0.1:18091} LOG_LEVEL=info
 scripts/stack.sh standin-start bench
-scripts/stack.sh fcgi-restart bench
+# 32 workers here, as in the earlier runs of this phase: its figures compare across runs (with 64 the responder's
+# peak RSS went from 39 to 44 MB: more requests hold a GitHub answer at once).
+FCGI_WORKERS=${BENCH_APP_WORKERS:-32} scripts/stack.sh fcgi-restart bench
 PID=$(cat "$STACK_STATE/fcgi.child")
 python3 - "$DIR" <<'PY'
 import json, os, sys
@@ -336,7 +338,7 @@ if n:
     print(f"share of webhook time waiting on GitHub (workflow read): {github / total:.0%} "
           f"({github / n:.2f} of {total / n:.2f} ms per webhook); Check Runs are written by the outbox thread")
 PY
-echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$PID"/status)"
+echo "solstice-fcgi peak RSS with the App: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$PID"/status) (FCGI_WORKERS=${BENCH_APP_WORKERS:-32})"
 
 # Phase 3 (results issue): JobResults through solstice-results with the stand-in, the log stand-in and the S3 server
 # (moto, signatures checked) on loopback: results/s from the first publish to the last Check Run written.

@@ -408,7 +408,9 @@ final class FastCGIWorker: @unchecked Sendable {
             body.reserveCapacity(min(want, 1 << 16))
             while body.count < want {
                 let keep = want - body.count
-                guard let length = nextContent(of: FastCGIRecord.stdin, for: id, &reader, appendingTo: &body, keeping: keep)
+                guard
+                    let length = nextContent(
+                        of: FastCGIRecord.stdin, for: id, &reader, appendingTo: &body, keeping: keep)
                 else {
                     broken = true
                     break
