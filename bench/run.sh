@@ -56,10 +56,11 @@ except pika.exceptions.ChannelClosedByBroker as e:
 PY
 }
 
-run_wrk() { # name url path connections
+run_wrk() { # name url path connections; wrk's own CPU seconds (user + system) go to $DIR/name.cpu
     purge
-    BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
-        -s bench/webhook.lua "$2$3" >"$DIR/$1.out"
+    local TIMEFORMAT='%U %S'
+    { time BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
+        -s bench/webhook.lua "$2$3" >"$DIR/$1.out"; } 2>"$DIR/$1.cpu"
     python3 - "$DIR/$1.out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -86,6 +87,40 @@ with publishing.channel(sys.argv[1]) as ch:
 PY
     AMQP_QUEUE_TYPE=$1 $STACK fcgi-restart bench 2>/dev/null
     PID=$(cat "$STACK_STATE/fcgi.child")
+}
+
+cpu_ticks() { # pid...: the CPU ticks (user + system, 1/100 s) the processes have used so far
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+
+# The CPU each process spent per webhook during a webhook case, from /proc (issue 16: on these 2 cores the path shares
+# the CPU with the broker, nginx and wrk, so its rate is bounded by their sum). `cpu_split start` before the case,
+# `cpu_split report NAME` after it (NAME: run_wrk's).
+cpu_split() {
+    local broker nginx=()
+    broker=$(cat "$STACK_STATE/rabbitmq/rabbit.pid" 2>/dev/null || true)
+    mapfile -t nginx < <(pgrep -P "$(cat "$STACK_STATE/runtime/nginx/nginx.pid" 2>/dev/null || echo 1)")
+    if [ "$1" = start ]; then
+        split_start=("$(cpu_ticks "$broker")" "$(cpu_ticks "${nginx[@]}")" "$(cpu_ticks "$PID")")
+        return
+    fi
+    python3 - "$DIR/$2.out" "$DIR/$2.cpu" "${split_start[@]}" "$(cpu_ticks "$broker")" "$(cpu_ticks "${nginx[@]}")" \
+        "$(cpu_ticks "$PID")" <<'PY'
+import re, sys
+out, cpu, b0, n0, f0, b1, n1, f1 = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+requests = int(re.search(r"(\d+) requests in", open(out).read()).group(1))
+wrk = sum(float(x) for x in open(cpu).read().split()[-2:])
+per = lambda seconds: seconds * 1e6 / max(requests, 1)  # CPU µs per webhook
+parts = {"RabbitMQ": per((b1 - b0) / 100), "nginx": per((n1 - n0) / 100), "solstice-fcgi": per((f1 - f0) / 100),
+         "wrk": per(wrk)}
+total = sum(parts.values())
+print("  CPU per webhook: " + ", ".join(f"{k} {v:.0f} µs" for k, v in parts.items())
+      + f"; {total:.0f} µs in all, so 2 cores carry at most {2e6 / total:.0f}/s at these costs")
+PY
 }
 
 warm() { # the responder's broker connection, the caches and the queue
@@ -166,12 +201,14 @@ row "broker ceiling: JobPublisher alone, $PUBLISHERS pub." "$c_rate" "$c_p50" "$
 [ "$c_rate" != - ] || { echo "publish-bench failed: see $DIR/ceiling-single.out"; exit 1; }
 for c in 16 64; do
     read -r s_rps s_p50 s_p99 s_bad _ < <(run_wrk "static-c$c" "$STACK_HTTP_URL" /bench/static202 "$c")
+    cpu_split start
     read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "webhook-c$c" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" "$c")
     static[$c]=$s_rps single[$c]=$w_rps single[${c}_p99]=$w_p99
     row "nginx static 202, c=$c" "$s_rps" "$s_p50" "$s_p99" "$s_bad" "1.000" ""
     row "webhook → confirm, c=$c" "$w_rps" "$w_p50" "$w_p99" "$w_bad" "$(ratio "$w_rps" "$s_rps")" \
         "$(ratio "$w_rps" "$c_rate")"
     [ -n "$w_err" ] && echo "  socket errors: $w_err"
+    [ "$c" = 64 ] && cpu_split report "webhook-c$c"
 done
 single[rss]=$(peak_rss "$PID")
 # Tail latency (issue 16): the broker's own confirm latency with no HTTP, at the rate the c=64 webhook case reached.
@@ -195,11 +232,13 @@ redeclare_jobs quorum
 warm
 read -r qs_rate qs_p50 qs_p99 qs_failed _ < <(publish_ceiling ceiling-quorum "$STACK_AMQP_URL" quorum)
 row "quorum queue: JobPublisher alone, $PUBLISHERS pub." "$qs_rate" "$qs_p50" "$qs_p99" "$qs_failed" "" "1.000"
+cpu_split start
 read -r w_rps w_p50 w_p99 w_bad w_err < <(run_wrk "quorum-webhook-c64" "$STACK_HTTP_URL" "$STACK_WEBHOOK_PATH" 64)
 single[q64]=$w_rps single[q64_p99]=$w_p99
 row "quorum queue: webhook → confirm, c=64" "$w_rps" "$w_p50" "$w_p99" "$w_bad" "$(ratio "$w_rps" "${static[64]}")" \
     "$(ratio "$w_rps" "$qs_rate")"
 [ -n "$w_err" ] && echo "  socket errors: $w_err"
+cpu_split report quorum-webhook-c64
 if [ "$w_rps" != - ]; then
     read -r r_rate r_p50 r_p99 r_failed _ < <(publish_ceiling quorum-at-path-rate "$STACK_AMQP_URL" quorum --rate "$w_rps")
     row "quorum queue: JobPublisher alone at that rate" "$r_rate" "$r_p50" "$r_p99" "$r_failed" "" \
