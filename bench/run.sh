@@ -7,12 +7,13 @@
 #     16 and 64, beside nginx answering a static 202 to the same requests on the same server (nginx's ceiling);
 #   - publish-bench again, paced at the rate the c=64 webhook case reached: the broker's own confirm latency at that
 #     rate, beside the path's p50/p99 (what is left of the tail is nginx's and ours);
-#   - the same node with quorum queues: its ceiling, the webhook path at c=64 and the broker alone at that rate (the
-#     classic queue's own tail against the quorum queue's);
+#   - after each c=64 webhook case, the CPU RabbitMQ, nginx, solstice-fcgi and wrk each spent per webhook (/proc);
+#   - the same node with quorum queues: its ceiling, the webhook path at c=64 and the broker alone at that rate;
 #   - the same ceiling and webhook cases against a local 3-node cluster with quorum queues (scripts/cluster.sh), the
 #     stack's responder restarted against its AMQP_URL list (stack.sh's STACK_FCGI_AMQP_URL), then the cluster down.
-# Prints per second, p50, p99, the ratios to nginx static and to the broker ceiling, the peak RSS of the responders
-# and of publish-bench, and the single node next to the cluster. Then the spool, GitHub App and results phases.
+# An orchestrator stand-in keeps the jobs queue short during every case (drain, below). Prints per second, p50, p99,
+# the ratios to nginx static and to the broker ceiling, the peak RSS of the responders and of publish-bench, and the
+# single node next to the cluster. Then the spool, GitHub App and results phases.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -254,9 +255,9 @@ print(f"  messages on {topology.JOBS_QUEUE} after the last webhook case: "
 publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
 PY
 
-# The same node with quorum queues (AMQP_QUEUE_TYPE=quorum): the classic queue's confirms come in bursts (its
-# p99 alone, at the path's rate, is several times the quorum queue's), so this tells the broker's tail from ours.
-# The jobs queues are declared again as quorum queues, then as classic ones for what follows.
+# The same node with quorum queues (AMQP_QUEUE_TYPE=quorum), measured as the classic queue was: the ceiling, the
+# path at c=64 and the broker alone at its rate, so a queue type's own tail shows beside the path's. The jobs queues
+# are declared again as quorum queues, then as classic ones for what follows.
 redeclare_jobs quorum
 warm
 read -r qs_rate qs_p50 qs_p99 qs_failed _ < <(publish_ceiling ceiling-quorum "$STACK_AMQP_URL" quorum)
