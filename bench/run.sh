@@ -60,34 +60,44 @@ PY
 # An orchestrator stand-in during each case: the jobs queue purged every 200 ms, so it stays as short as behind
 # orchestrators that keep up. A classic queue whose backlog of persistent messages grows confirms in bursts: the
 # publisher alone at 4,500/s had a p99 of 72-74 ms with the backlog growing, 9-13 ms with it purged so. BENCH_DRAIN=0
-# leaves the backlog to grow, as runs before this stand-in did. `drain` prints the PID to stop.
+# leaves the backlog to grow, as runs before this stand-in did. `drain` starts it as a child of the calling shell,
+# its PID in $drainer for `stop_drain`, which stops and reaps it; it also ends by itself when this script is gone or
+# the case's time is long past, so an interrupted run leaves nothing running.
 drain() {
+    drainer=""
     [ "${BENCH_DRAIN:-1}" = 1 ] || return 0
-    python3 - "$BROKER_URL" >/dev/null 2>&1 <<'PY' &
-import sys, time
+    python3 - "$BROKER_URL" "$$" "$((SECONDS_EACH + 60))" >/dev/null 2>&1 <<'PY' &
+import os, sys, time
 import pika
 from support import publishing, topology
-while True:  # until stopped; a broker that is down (the spool case) is tried again
+bench, end = int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+def wanted():
+    try:
+        os.kill(bench, 0)
+    except ProcessLookupError:
+        return False
+    return time.monotonic() < end
+while wanted():  # a broker that is down (the spool case) is tried again
     try:
         with publishing.channel(sys.argv[1]) as ch:
-            while True:
+            while wanted():
                 ch.queue_purge(topology.JOBS_QUEUE)
                 time.sleep(0.2)
     except (pika.exceptions.AMQPError, OSError):
         time.sleep(0.5)
 PY
-    echo $!
+    drainer=$!
 }
 
-stop_drain() { [ -z "$1" ] || { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }; }
+stop_drain() { [ -z "$drainer" ] || { kill "$drainer" 2>/dev/null || true; wait "$drainer" 2>/dev/null || true; }; }
 
 run_wrk() { # name url path connections; wrk's own CPU seconds (user + system) go to $DIR/name.cpu
     purge
     local TIMEFORMAT='%U %S' drainer
-    drainer=$(drain)
+    drain
     { time BENCH_DIR=$DIR BENCH_RUN="$1-$RANDOM" BENCH_PATH=$3 wrk -t2 -c"$4" -d"${SECONDS_EACH}s" --latency \
         -s bench/webhook.lua "$2$3" >"$DIR/$1.out"; } 2>"$DIR/$1.cpu"
-    stop_drain "$drainer"
+    stop_drain
     python3 - "$DIR/$1.out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -182,10 +192,10 @@ PY
 publish_ceiling() { # name AMQP_URL QUEUE_TYPE [publish-bench flags]: JobPublisher alone; prints "rate p50 p99 failed rss_mb"
     purge
     local drainer
-    drainer=$(drain)
+    drain
     AMQP_URL=$2 AMQP_QUEUE_TYPE=$3 "$PUBLISH_BENCH" --publishers "$PUBLISHERS" --seconds "$SECONDS_EACH" "${@:4}" \
         "$DIR"/job-*.json >"$DIR/$1.out" 2>&1 || true
-    stop_drain "$drainer"
+    stop_drain
     purge
     python3 - "$DIR/$1.out" <<'PY'
 import sys
