@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func enqueuedMessagesDrainInArrivalOrderAndOnlyAfterConfirm() throws {
-        let (spool, _, directory) = try spool()
+        let (spool, _, _) = try spool()
         try spool.enqueue(groupID: "g1", messages: [message("a"), message("b")])
         try spool.enqueue(groupID: "g2", messages: [message("c")])
         #expect(spool.pendingFiles().count == 2)
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func partialFailureKeepsOnlyTheUnconfirmedMessages() throws {
-        let (spool, _, directory) = try spool()
+        let (spool, _, _) = try spool()
         try spool.enqueue(groupID: "g", messages: [message("a"), message("b"), message("c")])
         let name = spool.pendingFiles()[0]
         _ = spool.drain(name) { _ in Unconfirmed(reason: "nack", indices: [1]) }
