@@ -257,13 +257,6 @@ if [ "${single[64]:--}" != - ]; then
     read -r r_rate r_p50 r_p99 r_failed _ < <(publish_ceiling at-path-rate "$STACK_AMQP_URL" classic --rate "${single[64]}")
     row "JobPublisher alone at the c=64 rate" "$r_rate" "$r_p50" "$r_p99" "$r_failed" "" "$(ratio "$r_rate" "$c_rate")"
 fi
-python3 - "$STACK_AMQP_URL" <<'PY'
-import sys
-from support import publishing, topology
-print(f"  messages on {topology.JOBS_QUEUE} after the last webhook case: "
-      f"{publishing.count(sys.argv[1], topology.JOBS_QUEUE)}")
-publishing.purge(sys.argv[1], topology.JOBS_QUEUE)
-PY
 
 # The same node with quorum queues (AMQP_QUEUE_TYPE=quorum), measured as the classic queue was: the ceiling, the
 # path at c=64 and the broker alone at its rate, so a queue type's own tail shows beside the path's. The jobs queues

@@ -258,18 +258,19 @@ struct FastCGIReader {
     /// straight from the read buffer into the request's body: a copy per record, then another into the body, cost
     /// an allocation and a copy of every webhook's payload.
     mutating func content(of header: Header, appendingTo out: inout [UInt8], keeping keep: Int = .max) -> Bool {
-        var left = header.length
-        var kept = 0
+        // The padding is read in the same walk; it is never kept.
+        var left = header.length + header.padding
+        var wanted = min(keep, header.length)
         while left > 0 {
             guard start < end || refill() else { return false }
             let take = min(left, end - start)
-            let used = min(take, keep - kept)
+            let used = min(take, wanted)
             if used > 0 { out.append(contentsOf: buffer[start..<(start + used)]) }
-            kept += used
+            wanted -= used
             start += take
             left -= take
         }
-        return skip(header.padding)
+        return true
     }
 
     /// The next record, its content in an array of its own; nil as for `nextHeader`, or when its content is cut off.
@@ -286,17 +287,6 @@ struct FastCGIReader {
         let n = Posix.retryingEINTR { Glibc.read(fd, &buffer, buffer.count) }
         guard n > 0 else { return false }
         (start, end) = (0, n)
-        return true
-    }
-
-    private mutating func skip(_ count: Int) -> Bool {
-        var left = count
-        while left > 0 {
-            guard start < end || refill() else { return false }
-            let take = min(left, end - start)
-            start += take
-            left -= take
-        }
         return true
     }
 }
